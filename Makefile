@@ -1,0 +1,44 @@
+# Every target creates .venv when it is missing. `make run` and `make test` are the whole set-up.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CONFIG ?= config/watcher.yaml
+PYTEST_ARGS ?=
+
+.PHONY: run test eval bench lint check-config clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-bench: $(VENV)/.installed-test
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+run: $(VENV)/.installed  ## the service on the shipped config, SQLite under var/
+	$(VENV)/bin/watcher run --config $(CONFIG)
+
+check-config: $(VENV)/.installed
+	$(VENV)/bin/watcher check-config --config $(CONFIG)
+
+test: $(VENV)/.installed-test  ## the whole suite (PostgreSQL tests need 127.0.0.1:5432, see README)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+eval: $(VENV)/.installed  ## deadline extraction quality on ../shared/eval/extract-dev.jsonl
+	$(PY) -m watcher.extract.evaluate
+
+bench: $(VENV)/.installed-bench  ## benchmarks, never part of `make test`
+	$(PY) bench/bench_extract.py
+	$(PY) bench/bench_rules.py
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check watcher tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,3 @@
+"""watcher: alerting on export-control and tariff notices and the deadlines they set."""
+
+__version__ = "0.1.0"

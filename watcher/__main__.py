@@ -1,0 +1,3 @@
+from watcher.cli import app
+
+app(prog_name="watcher")

@@ -1,0 +1,239 @@
+"""What the CLI commands do, kept out of cli.py so that it stays argument parsing and printing."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from watcher.deliver import DeliveryReport, deliver_due
+from watcher.pipeline import Context, SourceOutcome, run_source
+from watcher.runtime import build_context, close_context
+from watcher.settings import Settings
+
+
+async def poll_once(
+    settings: Settings, names: Sequence[str], progress: bool = False
+) -> tuple[list[SourceOutcome], DeliveryReport]:
+    """Poll the chosen (else every enabled) source now, then deliver what is due."""
+    from watcher.db import repo
+
+    ctx = await build_context(settings)
+    try:
+        chosen = [s for s in settings.sources if (s.name in names if names else s.enabled)]
+        lease = max(settings.defaults.timeout, 30.0) * 2 + 60
+
+        def claim() -> list[str]:
+            with ctx.sessions() as session, session.begin():
+                return repo.claim_sources(session, [s.name for s in chosen], ctx.owner, ctx.clock(), lease, due_only=False)
+
+        claimed = set(await asyncio.to_thread(claim))
+        busy = [SourceOutcome(s.name, "busy", error="polled by another process right now") for s in chosen if s.name not in claimed]
+        outcomes = await _run_all(ctx, [s for s in chosen if s.name in claimed], progress)
+        report = await deliver_due(ctx)
+        return outcomes + busy, report
+    finally:
+        await close_context(ctx)
+
+
+async def _run_all(ctx: Context, chosen: list[Any], progress: bool) -> list[SourceOutcome]:
+    if not progress or not chosen:
+        return list(await asyncio.gather(*(run_source(ctx, s) for s in chosen)))
+    from rich.progress import Progress
+
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task("polling", total=len(chosen))
+
+        async def one(source: Any) -> SourceOutcome:
+            outcome = await run_source(ctx, source)
+            bar.advance(task)
+            return outcome
+
+        return list(await asyncio.gather(*(one(s) for s in chosen)))
+
+
+def print_poll_summary(outcomes: list[SourceOutcome], report: DeliveryReport, as_json: bool) -> None:
+    if as_json:
+        data = {
+            "sources": [_asdict(o) for o in outcomes],
+            "delivery": {"sent": report.sent, "retrying": report.retrying, "dead": report.dead, "errors": report.errors},
+        }
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="Poll", title_justify="left")
+    for col in ("source", "status", "items", "new", "updated", "alerts", "time", "error"):
+        table.add_column(col, justify="right" if col in ("items", "new", "updated", "alerts", "time") else "left")
+    for o in outcomes:
+        table.add_row(
+            o.name, o.status, str(o.items), str(o.new), str(o.updated), str(o.alerts), f"{o.elapsed:.2f}s",
+            f"{o.reason}: {o.error}" if o.error and o.reason else (o.error or ""),
+        )  # fmt: skip
+    console = Console()
+    console.print(table)
+    failed = sum(1 for o in outcomes if not o.ok)
+    console.print(
+        f"{len(outcomes)} sources, {failed} failed; {sum(o.new for o in outcomes)} new items, "
+        f"{sum(o.alerts for o in outcomes)} alerts queued; delivered {report.sent}, "
+        f"retrying {report.retrying}, dead {report.dead}",
+        highlight=False,
+    )
+    for line in report.errors:
+        console.print(f"  {line}", highlight=False, markup=False)
+
+
+def _asdict(o: SourceOutcome) -> dict[str, Any]:
+    return {f: getattr(o, f) for f in o.__slots__}  # type: ignore[attr-defined]
+
+
+def check_channels(settings: Settings) -> list[str]:
+    """Every channel URL must be one apprise understands (and, unless allowed, public)."""
+    from watcher.channels import check_channel_url, redact
+    from watcher.errors import DeliveryError, FetchError
+
+    problems = []
+    for i, channel in enumerate(settings.channels):
+        for j, url in enumerate(channel.urls()):
+            try:
+                check_channel_url(url, settings.allow_private_networks)
+            except (DeliveryError, FetchError) as exc:
+                where = f"channels[{i}].url" + (f"[{j}]" if isinstance(channel.url, list) else "")
+                problems.append(f"{settings.path}: {where}: {exc.message} ({redact(url)})")
+    return problems
+
+
+def send_test(settings: Settings, channel_name: str) -> str | None:
+    from watcher import channels
+    from watcher.errors import DeliveryError
+    from watcher.models import Alert
+
+    now = dt.datetime.now(dt.UTC)
+    alert = Alert(
+        dedup_key=f"test|{now.isoformat()}", channel=channel_name, kind="test", rule="notify-test", source="watcher",
+        title="watcher test message", link="https://example.com/watcher-test", phrases=("test",),
+        sentence="If you can read this, watcher can reach this channel.", published=now,
+    )  # fmt: skip
+    try:
+        channels.send(settings.channel(channel_name), alert, allow_private=settings.allow_private_networks,
+                      timeout=settings.delivery.timeout)  # fmt: skip
+    except DeliveryError as exc:
+        return exc.message
+    return None
+
+
+def _ago(when: dt.datetime | None) -> str:
+    if when is None:
+        return "never"
+    seconds = (dt.datetime.now(dt.UTC) - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    text = f"{seconds:.0f}s" if seconds < 90 else f"{seconds / 60:.0f}m" if seconds < 5400 else f"{seconds / 3600:.1f}h"
+    return f"in {text}" if future else f"{text} ago"
+
+
+def print_sources(settings: Settings, as_json: bool) -> None:
+    from watcher.db import repo
+    from watcher.db.engine import make_engine, sessions, upgrade
+
+    engine = make_engine(settings.database)
+    upgrade(engine)
+    with sessions(engine)() as session:
+        health = repo.source_health(session)
+    rows = []
+    for s in settings.sources:
+        h = health.get(s.name)
+        rows.append({
+            "name": s.name, "kind": s.kind, "url": s.url, "interval": settings.source_interval(s), "tags": list(s.tags),
+            "enabled": s.enabled, "last_success": h.last_success_at if h else None,
+            "last_error": h.last_error if h else None, "reason": h.last_error_reason if h else None,
+            "failures": h.consecutive_failures if h else 0, "next_due": h.next_due_at if h else None,
+            "items": h.items_total if h else 0,
+        })  # fmt: skip
+    if as_json:
+        print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="Sources", title_justify="left")
+    for col in ("name", "kind", "interval", "tags", "health", "last success", "failures", "next poll", "items", "last error"):
+        table.add_column(col)
+    for r in rows:
+        health_word = "new" if r["last_success"] is None and not r["failures"] else "failing" if r["failures"] else "ok"
+        table.add_row(
+            r["name"], r["kind"], f"{r['interval'] / 60:g}m", ",".join(r["tags"]), health_word, _ago(r["last_success"]),
+            str(r["failures"]), _ago(r["next_due"]), str(r["items"]), f"{r['reason']}: {r['last_error']}" if r["last_error"] else "",
+        )  # fmt: skip
+    Console().print(table)
+
+
+def print_alerts(settings: Settings, status: str | None, limit: int, as_json: bool) -> None:
+    from watcher.db import repo
+    from watcher.db.engine import make_engine, sessions, upgrade
+
+    engine = make_engine(settings.database)
+    upgrade(engine)
+    with sessions(engine)() as session:
+        alerts = repo.list_alerts(session, status, limit)
+    if as_json:
+        data = [
+            {"id": a.id, "status": a.status, "channel": a.alert.channel, "rule": a.alert.rule, "source": a.alert.source,
+             "kind": a.alert.kind, "title": a.alert.title, "link": a.alert.link, "attempts": a.attempts,
+             "next_attempt": a.next_attempt_at, "last_error": a.last_error, "created": a.created_at, "sent": a.sent_at}
+            for a in alerts
+        ]  # fmt: skip
+        print(json.dumps(data, default=str, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Alerts ({status or 'all'})", title_justify="left")
+    for col in ("id", "status", "channel", "rule", "title", "attempts", "next / sent", "last error"):
+        table.add_column(col)
+    for a in alerts:
+        when = _ago(a.sent_at) if a.status == "sent" else _ago(a.next_attempt_at) if a.status == "pending" else ""
+        table.add_row(str(a.id), a.status, a.alert.channel, a.alert.rule, a.alert.title[:60], str(a.attempts), when,
+                      (a.last_error or "")[:80])  # fmt: skip
+    Console().print(table)
+
+
+async def retry_alerts(settings: Settings, alert_id: int | None, all_: bool) -> DeliveryReport:
+    """Put the alert (or every pending and dead one) back in the queue and send it now."""
+    from watcher.db import repo
+
+    ctx = await build_context(settings)
+    try:
+        ids = None if all_ else [alert_id] if alert_id is not None else []
+
+        def requeue() -> int:
+            with ctx.sessions() as session, session.begin():
+                return repo.requeue_alerts(session, ids, ctx.clock())
+
+        await asyncio.to_thread(requeue)
+        return await deliver_due(ctx, ids=ids, ignore_backoff=True, limit=10_000)
+    finally:
+        await close_context(ctx)
+
+
+def run_extract(stdin: IO[str], published: str | None, as_json: bool, jsonl: bool) -> int:
+    from watcher.extract import extract_deadlines
+    from watcher.extract.batch import events_to_dicts, extract_jsonl
+
+    if jsonl:
+        for line in extract_jsonl(stdin):
+            sys.stdout.write(line + "\n")
+        return 0
+    try:
+        day = dt.date.fromisoformat(published) if published else None
+    except ValueError:
+        print(f"watcher: --published must be YYYY-MM-DD, not {published!r}", file=sys.stderr)
+        return 2
+    events = extract_deadlines(stdin.read(), day)
+    if as_json:
+        print(json.dumps(events_to_dicts(events), ensure_ascii=False, indent=2))
+        return 0
+    if not events:
+        print("no deadlines found")
+    for e in events:
+        when = e.date.isoformat() + (f" {e.time}" if e.time else "") + (f" {e.tz}" if e.tz else "")
+        print(f"{when}  {e.kind:<16} {e.confidence:.2f}  {e.evidence}")
+    return 0

@@ -1,0 +1,1 @@
+"""Storage: tables.py (schema), repo.py (every query), engine.py (connections), migrations/ (Alembic)."""

@@ -1,0 +1,416 @@
+"""Every query watcher makes. Functions take a Session whose transaction the caller owns
+(`with session.begin():`) and return plain values or `models` types, never ORM objects.
+
+Work is claimed with conditional updates (`UPDATE … WHERE lease is free`) so that several
+replicas on one PostgreSQL never take the same source or alert twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from watcher.db.tables import AlertRow, DeliveryAttempt, ItemRow, SourceState
+from watcher.models import Alert, FetchResult, Item
+
+# ---------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    last_polled_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_error: str | None
+    last_error_reason: str | None
+    consecutive_failures: int
+    next_due_at: dt.datetime
+    items_total: int
+
+
+def _health(row: SourceState) -> SourceHealth:
+    return SourceHealth(
+        row.name, row.url, row.etag, row.last_modified, row.body_hash, row.last_polled_at,
+        row.last_success_at, row.last_error, row.last_error_reason, row.consecutive_failures,
+        row.next_due_at, row.items_total,
+    )  # fmt: skip
+
+
+def sync_sources(session: Session, sources: dict[str, str], now: dt.datetime) -> None:
+    """Make sure every configured source (name → url) has a state row; a changed URL resets its
+    validators so the new address is fetched in full. Rows of removed sources are kept (history)."""
+    existing = {r.name: r for r in session.scalars(select(SourceState))}
+    for name, url in sources.items():
+        row = existing.get(name)
+        if row is None:
+            session.add(
+                SourceState(
+                    name=name, url=url, next_due_at=now, consecutive_failures=0, items_total=0
+                )
+            )
+        elif row.url != url:
+            row.url, row.etag, row.last_modified, row.body_hash, row.next_due_at = (
+                url,
+                None,
+                None,
+                None,
+                now,
+            )
+
+
+def source_health(session: Session, names: Iterable[str] | None = None) -> dict[str, SourceHealth]:
+    query = select(SourceState)
+    if names is not None:
+        query = query.where(SourceState.name.in_(list(names)))
+    return {r.name: _health(r) for r in session.scalars(query)}
+
+
+def claim_sources(
+    session: Session,
+    names: Sequence[str],
+    owner: str,
+    now: dt.datetime,
+    lease: float,
+    due_only: bool = True,
+) -> list[str]:
+    """Take a lease on each named source that is free (and due, unless `due_only` is False)."""
+    claimed = []
+    until = now + dt.timedelta(seconds=lease)
+    for name in names:
+        cond = [
+            SourceState.name == name,
+            or_(SourceState.lease_expires_at.is_(None), SourceState.lease_expires_at <= now),
+        ]
+        if due_only:
+            cond.append(SourceState.next_due_at <= now)
+        res = session.execute(
+            update(SourceState).where(*cond).values(lease_owner=owner, lease_expires_at=until)
+        )
+        if res.rowcount == 1:
+            claimed.append(name)
+    return claimed
+
+
+def due_source_names(
+    session: Session, now: dt.datetime, names: Sequence[str], limit: int
+) -> list[str]:
+    query = (
+        select(SourceState.name)
+        .where(SourceState.name.in_(list(names)), SourceState.next_due_at <= now)
+        .where(or_(SourceState.lease_expires_at.is_(None), SourceState.lease_expires_at <= now))
+        .order_by(SourceState.next_due_at)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def record_fetch_success(
+    session: Session, name: str, owner: str, result: FetchResult | None, now: dt.datetime,
+    next_due: dt.datetime, new_items: int = 0,
+) -> None:  # fmt: skip
+    """Reset the error counter, keep the validators, release the lease."""
+    values: dict[str, object] = dict(
+        last_polled_at=now, last_success_at=now, consecutive_failures=0, last_error=None,
+        last_error_reason=None, next_due_at=next_due, lease_owner=None, lease_expires_at=None,
+        items_total=SourceState.items_total + new_items,
+    )  # fmt: skip
+    if result is not None:
+        values.update(etag=result.etag, last_modified=result.last_modified)
+        if not result.not_modified:
+            values["body_hash"] = result.body_hash
+    session.execute(
+        update(SourceState).where(SourceState.name == name, _owned(owner)).values(**values)
+    )
+
+
+def record_fetch_failure(
+    session: Session,
+    name: str,
+    owner: str,
+    error: str,
+    reason: str,
+    now: dt.datetime,
+    next_due: dt.datetime,
+) -> None:
+    session.execute(
+        update(SourceState)
+        .where(SourceState.name == name, _owned(owner))
+        .values(
+            last_polled_at=now,
+            last_error=error,
+            last_error_reason=reason,
+            last_error_at=now,
+            consecutive_failures=SourceState.consecutive_failures + 1,
+            next_due_at=next_due,
+            lease_owner=None,
+            lease_expires_at=None,
+        )  # fmt: skip
+    )
+
+
+def _owned(owner: str):  # type: ignore[no-untyped-def]
+    # A lease that expired and was taken by another replica is not ours to write any more.
+    return or_(SourceState.lease_owner == owner, SourceState.lease_owner.is_(None))
+
+
+def release_sources(session: Session, owner: str) -> None:
+    session.execute(
+        update(SourceState)
+        .where(SourceState.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None)
+    )
+
+
+# ---------------------------------------------------------------- items
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ItemChange:
+    """An item that is new (`kind="new"`) or whose content changed (`kind="update"`)."""
+
+    item: Item
+    item_id: int
+    kind: str
+    previous_text: str | None = None  # an update's text before the change
+
+
+def store_items(session: Session, items: Sequence[Item], now: dt.datetime) -> list[ItemChange]:
+    """Insert new items, update changed ones, skip unchanged ones; return what changed."""
+    if not items:
+        return []
+    by_hash = {key_hash(i.key): i for i in items}  # a feed repeating a key: the last entry wins
+    source = items[0].source
+    existing = {
+        r.key_hash: r
+        for r in session.scalars(
+            select(ItemRow).where(ItemRow.source == source, ItemRow.key_hash.in_(list(by_hash)))
+        )
+    }
+    changes: list[ItemChange] = []
+    for kh, item in by_hash.items():
+        row = existing.get(kh)
+        if row is None:
+            row = ItemRow(
+                source=item.source, key=item.key, key_hash=kh, title=item.title, link=item.link,
+                published_at=item.published, summary=item.summary, text=item.text,
+                content_hash=item.content_hash, version=1, first_seen_at=now, updated_at=now,
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            changes.append(ItemChange(item, row.id, "new"))
+        elif row.content_hash != item.content_hash:
+            previous = f"{row.title}\n{row.summary}\n{row.text}"
+            row.title, row.link, row.summary, row.text = (
+                item.title,
+                item.link,
+                item.summary,
+                item.text,
+            )
+            row.published_at, row.content_hash, row.updated_at = (
+                item.published,
+                item.content_hash,
+                now,
+            )
+            row.version += 1
+            changes.append(ItemChange(item, row.id, "update", previous))
+    return changes
+
+
+def count_items(session: Session, source: str | None = None) -> int:
+    query = select(func.count()).select_from(ItemRow)
+    if source:
+        query = query.where(ItemRow.source == source)
+    return int(session.scalar(query) or 0)
+
+
+def delete_old_items(session: Session, before: dt.datetime) -> int:
+    """Retention: items not updated since `before` and with no alert still waiting."""
+    waiting = select(AlertRow.item_id).where(
+        AlertRow.status == "pending", AlertRow.item_id.is_not(None)
+    )
+    res = session.execute(
+        delete(ItemRow).where(ItemRow.updated_at < before, ItemRow.id.not_in(waiting))
+    )
+    return res.rowcount or 0
+
+
+# ---------------------------------------------------------------- alerts (the outbox)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    alert: Alert
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
+def enqueue(session: Session, alerts: Sequence[tuple[Alert, int | None]], now: dt.datetime) -> int:
+    """Insert alerts (with their item id); an existing (dedup_key, channel) is left alone.
+    Returns how many were new."""
+    if not alerts:
+        return 0
+    rows = [
+        dict(
+            dedup_key=a.dedup_key,
+            channel=a.channel,
+            kind=a.kind,
+            rule=a.rule,
+            source=a.source,
+            item_id=item_id,
+            title=a.title,
+            link=a.link,
+            payload=_payload(a),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )  # fmt: skip
+        for a, item_id in alerts
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(AlertRow).on_conflict_do_nothing(index_elements=["dedup_key", "channel"]).returning(AlertRow.id)
+    # One by one with RETURNING: rowcount of an ON CONFLICT insert is not portable (psycopg gives -1).
+    return sum(1 for row in rows if session.execute(stmt.values(**row)).first() is not None)
+
+
+def _payload(a: Alert) -> dict[str, object]:
+    return {
+        "phrases": list(a.phrases),
+        "sentence": a.sentence,
+        "published": a.published.isoformat() if a.published else None,
+        "extra": dict(a.extra),
+    }
+
+
+def _alert(row: AlertRow) -> StoredAlert:
+    p = row.payload or {}
+    published = dt.datetime.fromisoformat(p["published"]) if p.get("published") else None
+    alert = Alert(
+        dedup_key=row.dedup_key, channel=row.channel, kind=row.kind, rule=row.rule, source=row.source,
+        title=row.title, link=row.link, phrases=tuple(p.get("phrases", ())), sentence=p.get("sentence", ""),
+        published=published, extra=dict(p.get("extra") or {}),
+    )  # fmt: skip
+    return StoredAlert(
+        row.id,
+        alert,
+        row.status,
+        row.attempts,
+        row.next_attempt_at,
+        row.last_error,
+        row.created_at,
+        row.sent_at,
+    )
+
+
+def claim_alerts(
+    session: Session, owner: str, now: dt.datetime, lease: float, limit: int = 100,
+    ids: Sequence[int] | None = None, ignore_backoff: bool = False,
+) -> list[StoredAlert]:  # fmt: skip
+    """Lease pending alerts that are due (or all pending ones, or the given ids) for sending."""
+    free = or_(AlertRow.claimed_until.is_(None), AlertRow.claimed_until <= now)
+    query = select(AlertRow.id).where(free, AlertRow.status == "pending")
+    if ids is not None:
+        query = query.where(AlertRow.id.in_(list(ids)))
+    elif not ignore_backoff:
+        query = query.where(AlertRow.next_attempt_at <= now)
+    candidates = list(
+        session.scalars(query.order_by(AlertRow.next_attempt_at, AlertRow.id).limit(limit))
+    )
+    until = now + dt.timedelta(seconds=lease)
+    claimed = []
+    for alert_id in candidates:
+        res = session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, free)
+            .values(claimed_by=owner, claimed_until=until)
+        )
+        if res.rowcount == 1:
+            claimed.append(alert_id)
+    rows = session.scalars(select(AlertRow).where(AlertRow.id.in_(claimed)).order_by(AlertRow.id))
+    return [_alert(r) for r in rows]
+
+
+def record_attempt(
+    session: Session, alert_id: int, owner: str, now: dt.datetime, error: str | None, duration: float,
+    next_attempt_at: dt.datetime | None, dead: bool,
+) -> None:  # fmt: skip
+    """Record one send attempt and move the alert to sent, back to pending (retry) or dead."""
+    session.add(DeliveryAttempt(alert_id=alert_id, attempted_at=now, ok=error is None, error=error,
+                                duration=duration, worker=owner))  # fmt: skip
+    values: dict[str, object] = dict(
+        attempts=AlertRow.attempts + 1, claimed_by=None, claimed_until=None
+    )
+    if error is None:
+        values.update(status="sent", sent_at=now, last_error=None)
+    elif dead:
+        values.update(status="dead", last_error=error)
+    else:
+        values.update(status="pending", last_error=error, next_attempt_at=next_attempt_at or now)
+    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+
+
+def requeue_alerts(session: Session, ids: Sequence[int] | None, now: dt.datetime) -> int:
+    """Make dead (and pending) alerts due now: `watcher alerts retry`. Sent ones are left alone."""
+    query = update(AlertRow).where(AlertRow.status.in_(["pending", "dead"]))
+    if ids is not None:
+        query = query.where(AlertRow.id.in_(list(ids)))
+    return session.execute(query.values(status="pending", next_attempt_at=now)).rowcount or 0
+
+
+def list_alerts(session: Session, status: str | None = None, limit: int = 200) -> list[StoredAlert]:
+    query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
+    if status:
+        query = query.where(AlertRow.status == status)
+    return [_alert(r) for r in session.scalars(query)]
+
+
+def alert_attempts(session: Session, alert_id: int) -> list[tuple[dt.datetime, bool, str | None]]:
+    rows = session.execute(
+        select(DeliveryAttempt.attempted_at, DeliveryAttempt.ok, DeliveryAttempt.error)
+        .where(DeliveryAttempt.alert_id == alert_id)
+        .order_by(DeliveryAttempt.id)
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def count_alerts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status))
+    return {status: int(n) for status, n in rows}
+
+
+def release_alerts(session: Session, owner: str) -> None:
+    session.execute(
+        update(AlertRow)
+        .where(AlertRow.claimed_by == owner)
+        .values(claimed_by=None, claimed_until=None)
+    )
+
+
+def delete_old_attempts(session: Session, before: dt.datetime) -> int:
+    sent = select(AlertRow.id).where(AlertRow.status == "sent")
+    res = session.execute(
+        delete(DeliveryAttempt).where(
+            and_(DeliveryAttempt.attempted_at < before, DeliveryAttempt.alert_id.in_(sent))
+        )
+    )
+    return res.rowcount or 0

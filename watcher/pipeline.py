@@ -1,0 +1,203 @@
+"""The pipeline, top to bottom:
+
+sources → fetch → parse → items → match rules → route → outbox → deliver
+
+`run_source()` takes one claimed source through every stage up to the outbox, writing the items,
+their alerts and the source's new state in ONE transaction (a transactional outbox): a crash
+leaves either all of it or none. `deliver.deliver_due()` drains the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from watcher.db import repo
+from watcher.errors import FetchError, ParseError, Reason, WatcherError
+from watcher.fetch import Fetcher, backoff_delay
+from watcher.models import Alert, FetchResult, Item, Match
+from watcher.rules import RuleIndex
+from watcher.settings import Settings, SourceBase
+from watcher.sources import SOURCES
+
+log = structlog.get_logger("watcher.pipeline")
+# Only to find the parts of an amended text that are new; rules.quote_sentence does the quoting.
+_ROUGH_SENTENCES = re.compile(r"(?<=[.!?。！？；])\s+|\n+")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def worker_id() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is someone new)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Context:
+    """Everything the stages share for one configuration; rebuilt on reload."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    fetcher: Fetcher
+    rules: RuleIndex
+    owner: str = field(default_factory=worker_id)
+    clock: Callable[[], dt.datetime] = utcnow
+    alerts_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOutcome:
+    name: str
+    status: str  # "fetched", "not_modified", "unchanged", "failed", "busy"
+    items: int = 0
+    new: int = 0
+    updated: int = 0
+    alerts: int = 0
+    error: str | None = None
+    reason: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status not in ("failed",)
+
+
+async def run_source(ctx: Context, source: SourceBase) -> SourceOutcome:
+    """Fetch one source (already claimed by `ctx.owner`) and carry what it yields to the outbox."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    state = await asyncio.to_thread(_read_state, ctx, source.name)
+    try:
+        result = await ctx.fetcher.fetch(
+            source.url,
+            timeout=ctx.settings.source_timeout(source),
+            etag=state.etag if state else None,
+            last_modified=state.last_modified if state else None,
+            previous_hash=state.body_hash if state else None,
+        )
+        items = [] if result.not_modified or result.unchanged else SOURCES[source.kind](result, source)
+    except (FetchError, ParseError) as exc:
+        failures = (state.consecutive_failures if state else 0) + 1
+        outcome = await asyncio.to_thread(_record_failure, ctx, source, exc, failures)
+        return replace(outcome, elapsed=loop.time() - started)
+    except Exception as exc:  # a bug in a parser must not stop the other sources
+        log.exception("source.crashed", source=source.name)
+        failures = (state.consecutive_failures if state else 0) + 1
+        err = WatcherError(f"internal error: {exc.__class__.__name__}: {exc}", Reason.unknown)
+        outcome = await asyncio.to_thread(_record_failure, ctx, source, err, failures)
+        return replace(outcome, elapsed=loop.time() - started)
+    first_poll = state is None or state.last_success_at is None
+    outcome = await asyncio.to_thread(_store, ctx, source, result, items, first_poll)
+    if outcome.alerts:
+        ctx.alerts_enqueued.set()
+    return replace(outcome, elapsed=loop.time() - started)
+
+
+def _read_state(ctx: Context, name: str) -> repo.SourceHealth | None:
+    with ctx.sessions() as session:
+        return repo.source_health(session, [name]).get(name)
+
+
+def _store(
+    ctx: Context, source: SourceBase, result: FetchResult, items: list[Item], first_poll: bool
+) -> SourceOutcome:
+    """One transaction: items, their alerts (the outbox) and the source's state."""
+    now = ctx.clock()
+    next_due = now + dt.timedelta(seconds=ctx.settings.source_interval(source))
+    with ctx.sessions() as session, session.begin():
+        changes = repo.store_items(session, items, now)
+        alerts = route(changes, ctx.rules, ctx.settings, quiet_before=_backfill_cutoff(ctx, now, first_poll))
+        enqueued = repo.enqueue(session, alerts, now)
+        new = sum(1 for c in changes if c.kind == "new")
+        repo.record_fetch_success(session, source.name, ctx.owner, result, now, next_due, new_items=new)
+    status = "not_modified" if result.not_modified else "unchanged" if result.unchanged else "fetched"
+    log.info("source.polled", source=source.name, status=status, items=len(items), new=new,
+             updated=len(changes) - new, alerts=enqueued)  # fmt: skip
+    return SourceOutcome(source.name, status, len(items), new, len(changes) - new, enqueued)
+
+
+def _backfill_cutoff(ctx: Context, now: dt.datetime, first_poll: bool) -> dt.datetime | None:
+    # On a source's first poll, old entries are history, not news: store them without alerting.
+    if not first_poll or not ctx.settings.defaults.backfill:
+        return None
+    return now - dt.timedelta(seconds=ctx.settings.defaults.backfill)
+
+
+def _record_failure(
+    ctx: Context, source: SourceBase, exc: WatcherError, failures: int
+) -> SourceOutcome:
+    now = ctx.clock()
+    interval = ctx.settings.source_interval(source)
+    delay = backoff_delay(
+        failures,
+        base=min(interval, 60.0),
+        cap=max(ctx.settings.fetch.max_backoff, interval),
+        retry_after=getattr(exc, "retry_after", None),
+    )
+    with ctx.sessions() as session, session.begin():
+        repo.record_fetch_failure(
+            session, source.name, ctx.owner, exc.message, exc.reason.value, now, now + dt.timedelta(seconds=delay)
+        )
+    log.warning("source.failed", source=source.name, reason=exc.reason.value, error=exc.message,
+                failures=failures, retry_in=round(delay))  # fmt: skip
+    return SourceOutcome(source.name, "failed", error=exc.message, reason=exc.reason.value)
+
+
+def route(
+    changes: Sequence[repo.ItemChange], rules: RuleIndex, settings: Settings, quiet_before: dt.datetime | None = None
+) -> list[tuple[Alert, int | None]]:
+    """New or updated items that match a rule become one alert per (rule, channel)."""
+    out: list[tuple[Alert, int | None]] = []
+    for change in changes:
+        item = change.item
+        if quiet_before and item.published and item.published < quiet_before:
+            continue
+        for match in rules.match(item):
+            if change.previous_text is not None:
+                match = _quote_what_changed(rules, change, match)
+            for channel in match.channels:
+                out.append((make_alert(item, change.kind, match, channel), change.item_id))
+    return out
+
+
+def _quote_what_changed(rules: RuleIndex, change: repo.ItemChange, match: Match) -> Match:
+    """For an amended notice, quote a matching sentence that is new rather than one that was there."""
+    previous = change.previous_text or ""
+    if match.sentence and match.sentence not in previous:
+        return match
+    fresh = [s for s in _ROUGH_SENTENCES.split(change.item.text) if s.strip() and s not in previous]
+    if not fresh:
+        return match
+    probe = replace(change.item, title="", summary="", text="\n".join(fresh))
+    for again in rules.match(probe):
+        if again.rule == match.rule and again.sentence:
+            return replace(match, sentence=again.sentence)
+    return match
+
+
+def make_alert(item: Item, change: str, match: Match, channel: str) -> Alert:
+    kind = "new" if change == "new" else f"update:{item.content_hash[:12]}"
+    dedup_key = f"{match.rule}|{item.source}|{repo.key_hash(item.key)[:20]}|{kind}"
+    return Alert(
+        dedup_key=dedup_key,
+        channel=channel,
+        kind="new" if change == "new" else "update",
+        rule=match.rule,
+        source=item.source,
+        title=item.title or item.link or item.key,
+        link=item.link,
+        phrases=match.phrases,
+        sentence=match.sentence,
+        published=item.published,
+    )

@@ -1,0 +1,152 @@
+"""APScheduler wiring only: what runs when. The work itself is claimed through the database
+(due sources, due alerts), so several replicas can share one PostgreSQL.
+
+Jobs: `poll` claims due sources and starts them; `deliver` drains the outbox (also woken at once
+when a poll enqueued alerts); `housekeeping` applies retention. SIGHUP reloads the config,
+SIGTERM/SIGINT finish in-flight work and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+from collections.abc import Callable
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from watcher import settings as settings_mod
+from watcher.db import repo
+from watcher.errors import ConfigError
+from watcher.pipeline import Context, run_source
+from watcher.runtime import build_context, close_context
+
+log = structlog.get_logger("watcher.scheduler")
+POLL_TICK = 1.0  # seconds between looks for due sources
+SHUTDOWN_GRACE = 8.0
+
+
+class Service:
+    """The long-running process behind `watcher run`."""
+
+    def __init__(self, config_path: str | None, load: Callable[..., settings_mod.Settings] = settings_mod.load):
+        self.config_path = config_path
+        self._load = load
+        self.ctx: Context | None = None
+        self.inflight: set[asyncio.Task[object]] = set()
+        self.stopping = asyncio.Event()
+        self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
+        self._deliver_lock = asyncio.Lock()  # one drain at a time; stop() waits for it
+
+    async def start(self) -> None:
+        self.ctx = await build_context(self._load(self.config_path))
+        opts = dict(max_instances=1, coalesce=True, misfire_grace_time=None)
+        self.scheduler.add_job(self.poll_due, "interval", seconds=POLL_TICK, id="poll", **opts)
+        interval = self.ctx.settings.delivery.interval
+        self.scheduler.add_job(self.deliver, "interval", seconds=interval, id="deliver", **opts)
+        hk = self.ctx.settings.housekeeping.interval
+        self.scheduler.add_job(self.housekeeping, "interval", seconds=hk, id="housekeeping", **opts)
+        self.scheduler.start()
+        self._wake_task = asyncio.create_task(self._deliver_when_enqueued())
+        log.info("service.started", sources=len(self.ctx.settings.sources), owner=self.ctx.owner)
+
+    async def poll_due(self) -> None:
+        """Claim the sources that are due and start each in its own task."""
+        ctx = self.ctx
+        if ctx is None or self.stopping.is_set():
+            return
+        enabled = {s.name: s for s in ctx.settings.sources if s.enabled}
+        if not enabled:
+            return
+        claimed = await asyncio.to_thread(self._claim_due, ctx, list(enabled))
+        for name in claimed:
+            task = asyncio.create_task(run_source(ctx, enabled[name]), name=f"source:{name}")
+            self.inflight.add(task)
+            task.add_done_callback(self.inflight.discard)
+
+    @staticmethod
+    def _claim_due(ctx: Context, names: list[str]) -> list[str]:
+        now = ctx.clock()
+        with ctx.sessions() as session, session.begin():
+            due = repo.due_source_names(session, now, names, limit=500)
+            lease = max(ctx.settings.defaults.timeout, 30.0) * 2 + 60
+            return repo.claim_sources(session, due, ctx.owner, now, lease)
+
+    async def deliver(self) -> None:
+        from watcher.deliver import deliver_due
+
+        async with self._deliver_lock:
+            if self.ctx is not None and not self.stopping.is_set():
+                await deliver_due(self.ctx)
+
+    async def _deliver_when_enqueued(self) -> None:
+        while not self.stopping.is_set():
+            ctx = self.ctx
+            assert ctx is not None
+            await ctx.alerts_enqueued.wait()
+            ctx.alerts_enqueued.clear()
+            if not self.stopping.is_set():
+                await self.deliver()
+
+    async def housekeeping(self) -> None:
+        ctx = self.ctx
+        if ctx is None:
+            return
+        hk = ctx.settings.housekeeping
+        now = ctx.clock()
+
+        def work() -> tuple[int, int]:
+            with ctx.sessions() as session, session.begin():
+                items = repo.delete_old_items(session, now - dt.timedelta(seconds=hk.item_retention))
+                attempts = repo.delete_old_attempts(session, now - dt.timedelta(seconds=hk.attempt_retention))
+                return items, attempts
+
+        items, attempts = await asyncio.to_thread(work)
+        log.info("housekeeping.done", items_deleted=items, attempts_deleted=attempts)
+
+    async def reload(self) -> None:
+        """SIGHUP: build a new context from the file; on any error keep running on the old one."""
+        try:
+            new_settings = self._load(self.config_path)
+        except ConfigError as exc:
+            log.error("config.reload_failed", error=str(exc))
+            return
+        old = self.ctx
+        self.ctx = await build_context(new_settings, owner=old.owner if old else None, migrate=False)
+        self._wake_task.cancel()
+        self._wake_task = asyncio.create_task(self._deliver_when_enqueued())
+        log.info("config.reloaded", sources=len(new_settings.sources), rules=len(new_settings.rules))
+        if old is not None:
+            asyncio.get_running_loop().call_later(SHUTDOWN_GRACE * 4, lambda: asyncio.ensure_future(close_context(old)))
+
+    async def stop(self) -> None:
+        """Stop taking work, let in-flight polls finish (bounded), release leases, close."""
+        self.stopping.set()
+        self.scheduler.shutdown(wait=False)
+        self._wake_task.cancel()
+        if self.inflight:
+            await asyncio.wait(list(self.inflight), timeout=SHUTDOWN_GRACE)
+        try:  # let a drain in progress record its attempts, so nothing is sent twice
+            await asyncio.wait_for(self._deliver_lock.acquire(), timeout=SHUTDOWN_GRACE)
+        except TimeoutError:
+            log.warning("service.stop_timeout", waiting="deliveries")
+        ctx = self.ctx
+        if ctx is not None:
+            def release() -> None:
+                with ctx.sessions() as session, session.begin():
+                    repo.release_sources(session, ctx.owner)
+                    repo.release_alerts(session, ctx.owner)
+            await asyncio.to_thread(release)
+            await close_context(ctx)
+        log.info("service.stopped")
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        loop.add_signal_handler(signal.SIGINT, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        await self.start()
+        await self.poll_due()
+        await self.stopping.wait()
+        await self.stop()

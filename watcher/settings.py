@@ -1,0 +1,328 @@
+"""The configuration file: pydantic models and `load()`, which reports errors as one line each
+(`FILE: KEY.PATH: reason`) and never half-applies a file."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from watcher.errors import ConfigError
+
+DEFAULT_CONFIG = "config/watcher.yaml"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def parse_duration(value: Any) -> float:
+    """`30s`, `15m`, `1h`, `1d`, `1h30m` or a number of seconds → seconds (float)."""
+    if isinstance(value, bool):
+        raise ValueError("a duration such as 30s, 15m, 1h or 1d")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration must not be negative")
+        return float(value)
+    text = str(value).strip().lower()
+    parts = _DURATION.findall(text)
+    if not parts or _DURATION.sub("", text).strip():
+        raise ValueError(f"invalid duration {value!r}: write it as 30s, 15m, 1h or 1d")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class Defaults(Strict):
+    interval: Duration = 1800.0
+    timeout: Duration = 30.0
+    channels: list[str] = []
+    backfill: Duration = 7 * 86400.0  # first poll of a source: older entries are stored, not alerted
+
+
+class FetchSettings(Strict):
+    """Limits of the one shared HTTP client."""
+
+    max_body: int = Field(10 * 1024 * 1024, gt=0)
+    max_decompressed: int = Field(50 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(5, ge=0, le=20)
+    max_connections: int = Field(64, gt=0)
+    per_host: int = Field(8, gt=0)
+    max_backoff: Duration = 6 * 3600.0
+
+
+class DeliverySettings(Strict):
+    max_attempts: int = Field(8, ge=1)
+    backoff: Duration = 30.0  # first retry; doubles each attempt
+    max_backoff: Duration = 6 * 3600.0
+    interval: Duration = 10.0  # how often the worker drains the outbox
+    timeout: Duration = 30.0
+
+
+class Housekeeping(Strict):
+    item_retention: Duration = 180 * 86400.0
+    attempt_retention: Duration = 90 * 86400.0
+    interval: Duration = 3600.0
+
+
+class SourceBase(Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    url: str
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    tags: list[str] = []
+    enabled: bool = True
+    trusted: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"url must start with http:// or https:// (got {v!r})")
+        return v
+
+
+class FeedSource(SourceBase):
+    """An RSS or Atom feed."""
+
+    kind: Literal["feed"]
+
+
+# One member per source kind; sources/__init__.py maps the same kinds to their parsers
+# (tests/test_sources.py checks that the two agree).
+SourceConfig = Annotated[FeedSource, Field(discriminator="kind")]
+SOURCE_KINDS = ("feed",)
+
+
+class Rule(Strict):
+    name: str = Field(min_length=1)
+    any: list[str] = []
+    all: list[str] = []
+    none: list[str] = []
+    regex: list[str] = []
+    sources: list[str] = []
+    tags: list[str] = []
+    channels: list[str] | None = None  # None: defaults.channels
+
+
+class Channel(Strict):
+    """Any apprise URL, or a list of them; an empty URL prints alerts to the console."""
+
+    name: str = Field(min_length=1)
+    url: SecretStr | list[SecretStr]
+
+    def urls(self) -> list[str]:
+        raw = self.url if isinstance(self.url, list) else [self.url]
+        return [u.get_secret_value() for u in raw if u.get_secret_value().strip()]
+
+
+class Settings(Strict):
+    database: str = "sqlite:///var/watcher.db"
+    allow_private_networks: bool = False
+    http: HttpSettings = HttpSettings()
+    defaults: Defaults = Defaults()
+    fetch: FetchSettings = FetchSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    housekeeping: Housekeeping = Housekeeping()
+    sources: list[SourceConfig] = []
+    rules: list[Rule] = []
+    channels: list[Channel] = []
+    registry: str | None = None
+    _path: Path | None = PrivateAttr(None)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    def registry_path(self) -> Path | None:
+        if not self.registry:
+            return None
+        base = self._path.parent if self._path else Path.cwd()
+        return (base / self.registry).resolve()
+
+    def source_interval(self, source: SourceBase) -> float:
+        return source.interval if source.interval is not None else self.defaults.interval
+
+    def source_timeout(self, source: SourceBase) -> float:
+        return source.timeout if source.timeout is not None else self.defaults.timeout
+
+    def rule_channels(self, rule: Rule) -> list[str]:
+        return list(rule.channels) if rule.channels is not None else list(self.defaults.channels)
+
+    def channel(self, name: str) -> Channel:
+        for ch in self.channels:
+            if ch.name == name:
+                return ch
+        raise KeyError(name)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """`--config PATH`, else `WATCHER_CONFIG`, else `config/watcher.yaml`."""
+    return Path(explicit or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG)
+
+
+def load(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read, substitute, override and validate a config file; raise `ConfigError` on any problem."""
+    env = dict(os.environ if env is None else env)
+    file = config_path(path)
+    shown = str(file)
+    try:
+        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("file not found (give --config PATH or set WATCHER_CONFIG)", shown) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read: {exc}", shown) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"invalid YAML: {problem}", shown, where) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("the file must hold a mapping of keys (database, sources, rules, …)", shown)
+    raw = _substitute(raw, env, shown, "")
+    _apply_overrides(raw, env, shown)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc), shown) from None
+    problems = check_references(settings)
+    if problems:
+        where, why = problems[0]
+        raise ConfigError(why, shown, where)
+    settings._path = file.resolve()
+    return settings
+
+
+def _substitute(node: Any, env: dict[str, str], file: str, where: str) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in strings; `VAR_FILE` names a file holding VAR."""
+    if isinstance(node, dict):
+        return {k: _substitute(v, env, file, _join(where, str(k))) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, env, file, f"{where}[{i}]") for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+
+    def repl(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env:
+            return env[name]
+        if f"{name}_FILE" in env:
+            try:
+                return Path(env[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read {name}_FILE: {exc.strerror}", file, where) from None
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {name} is not set (nor {name}_FILE)", file, where)
+
+    return _ENV_REF.sub(repl, node)
+
+
+def _apply_overrides(raw: dict[str, Any], env: dict[str, str], file: str) -> None:
+    if env.get("WATCHER_DATABASE_URL"):
+        raw["database"] = env["WATCHER_DATABASE_URL"]
+    if env.get("WATCHER_HTTP_PORT"):
+        http = dict(raw.get("http") or {})
+        http["port"] = env["WATCHER_HTTP_PORT"]
+        raw["http"] = http
+    flag = env.get("WATCHER_ALLOW_PRIVATE_NETWORKS")
+    if flag:
+        if flag.lower() not in {"1", "true", "yes", "0", "false", "no"}:
+            raise ConfigError(f"WATCHER_ALLOW_PRIVATE_NETWORKS must be true or false, not {flag!r}", file)
+        raw["allow_private_networks"] = flag.lower() in {"1", "true", "yes"}
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif i > 0 and isinstance(loc[i - 1], int) and part in SOURCE_KINDS:
+            continue  # the discriminator tag pydantic adds for unions: not a key in the file
+        else:
+            out = _join(out, str(part))
+    return out
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False)[0]
+    where = _format_loc(tuple(err["loc"]))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "union_tag_invalid":
+        kind = (err.get("ctx") or {}).get("tag")
+        msg = f"unknown source kind {kind!r} (one of: {', '.join(SOURCE_KINDS)})"
+    elif err["type"] == "union_tag_not_found":
+        msg = f"missing key 'kind' (one of: {', '.join(SOURCE_KINDS)})"
+    msg = msg.removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def check_references(s: Settings) -> list[tuple[str, str]]:
+    """Cross-checks pydantic can't express per field: names unique, references resolvable, regexes valid."""
+    problems: list[tuple[str, str]] = []
+    channels = {c.name for c in s.channels}
+    sources = {src.name for src in s.sources}
+    for kind, items in (("source", s.sources), ("rule", s.rules), ("channel", s.channels)):
+        seen: set[str] = set()
+        for i, it in enumerate(items):
+            if it.name in seen:
+                problems.append((f"{kind}s[{i}].name", f"duplicate {kind} name {it.name!r}"))
+            seen.add(it.name)
+    for j, ch in enumerate(s.defaults.channels):
+        if ch not in channels:
+            problems.append((f"defaults.channels[{j}]", f"unknown channel {ch!r}"))
+    for i, rule in enumerate(s.rules):
+        base = f"rules[{i}]"
+        if not (rule.any or rule.all or rule.regex):
+            problems.append((base, f"rule {rule.name!r} has no 'any', 'all' or 'regex' to match"))
+        for j, ch in enumerate(rule.channels or []):
+            if ch not in channels:
+                problems.append((f"{base}.channels[{j}]", f"unknown channel {ch!r}"))
+        for j, src in enumerate(rule.sources):
+            if src not in sources:
+                problems.append((f"{base}.sources[{j}]", f"unknown source {src!r}"))
+        for j, pattern in enumerate(rule.regex):
+            error = _regex_error(pattern)
+            if error:
+                problems.append((f"{base}.regex[{j}]", f"invalid regular expression: {error}"))
+    return problems
+
+
+def _regex_error(pattern: str) -> str | None:
+    from watcher.rules import compile_regex
+
+    try:
+        compile_regex(pattern)
+    except Exception as exc:  # re2 and re raise different types
+        return str(exc) or exc.__class__.__name__
+    return None

@@ -1,0 +1,80 @@
+"""RSS and Atom feeds, parsed by feedparser from bytes we fetched (feedparser never fetches)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import re
+from typing import Any
+
+import feedparser
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+from watcher.errors import ParseError, Reason
+from watcher.models import FetchResult, Item
+
+_SPACE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+_BLOCK_TAGS = "p, div, br, li, h1, h2, h3, h4, h5, h6, tr, blockquote, section, article"
+
+
+def parse(result: FetchResult, source: Any) -> list[Item]:
+    """Every entry of the feed as an Item; a body that is not a feed at all is a ParseError."""
+    headers = {k.lower(): v for k, v in result.headers.items() if k.lower() in ("content-type", "content-location")}
+    parsed = feedparser.parse(result.body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
+    if not parsed.entries and (parsed.bozo or not parsed.get("version")):
+        why = parsed.get("bozo_exception") or "no RSS or Atom document found"
+        raise ParseError(f"{result.final_url or result.url}: not a readable feed ({why})", Reason.parse)
+    tags = tuple(getattr(source, "tags", ()) or ())
+    name = getattr(source, "name", "")
+    return [_item(entry, name, tags) for entry in parsed.entries]
+
+
+def _item(entry: Any, source: str, tags: tuple[str, ...]) -> Item:
+    title = html_to_text(entry.get("title", "")).replace("\n", " ").strip()
+    link = (entry.get("link") or "").strip()
+    summary = html_to_text(entry.get("summary", ""))
+    contents = [c.get("value", "") for c in entry.get("content", []) or []]
+    text = html_to_text("\n".join(contents)) if contents else summary
+    content_hash = hashlib.sha256("\x1f".join((title, link, summary, text)).encode("utf-8")).hexdigest()
+    key = (entry.get("id") or entry.get("guid") or link or f"sha256:{content_hash}").strip()
+    return Item(
+        source=source,
+        key=key,
+        title=title,
+        link=link,
+        published=_published(entry),
+        summary=summary,
+        text=text,
+        content_hash=content_hash,
+        tags=tags,
+    )
+
+
+def _published(entry: Any) -> dt.datetime | None:
+    for field in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = entry.get(field)
+        if value:
+            return dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC)
+    return None
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment: blocks become lines, scripts and styles are dropped."""
+    if not markup:
+        return ""
+    if "<" not in markup and "&" not in markup:
+        return _tidy(markup)
+    tree = HTMLParser(f"<div>{markup}</div>")
+    for node in tree.css("script, style, noscript"):
+        node.decompose()
+    for node in tree.css(_BLOCK_TAGS):
+        node.insert_after("\n")
+    body = tree.body or tree.root
+    return _tidy(body.text(separator="", strip=False) if body else "")
+
+
+def _tidy(text: str) -> str:
+    lines = (_SPACE.sub(" ", line).strip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", "\n".join(line for line in lines if line)).strip()
