@@ -322,9 +322,8 @@ async def test_a_busy_host_does_not_hold_slots_another_host_needs():
                 asyncio.ensure_future(f.fetch(busy.url("/feed"), timeout=10)) for _ in range(4)
             ]
             await asyncio.sleep(0)  # one turn of the loop: the queued fetches claim their slots
-            started = time.monotonic()
             await f.fetch(other.url("/feed"), timeout=10)
-            assert time.monotonic() - started < 0.2  # not behind the busy host's queue
+            assert not any(t.done() for t in queued)  # it did not wait behind the busy host
             await asyncio.gather(*queued)
 
 

@@ -128,7 +128,7 @@ def notify_test(
         _fail(f"unknown channel {channel!r} (configured: {', '.join(c.name for c in settings.channels) or 'none'})")
     error = send_test(settings, channel)
     if error:
-        _fail(f"channel {channel!r}: delivery failed: {error}", 1)
+        _fail(f"test message not delivered: {error}", 1)
     typer.echo(f"channel {channel!r}: test message delivered")
 
 

@@ -31,5 +31,6 @@ def configure(level: str = "info") -> None:
     )
     # apprise and httpx log through the standard library; keep them at warning and on stderr
     logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apprise").setLevel(logging.ERROR)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # apprise's own lines are captured per send (channels.py) and reported in our alert.* events.
+    logging.getLogger("apprise").propagate = False
