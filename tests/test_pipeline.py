@@ -240,3 +240,17 @@ def test_entries_older_than_the_backfill_window_are_history_on_a_first_poll(db_u
     path = write_config(config(db_url, [{"name": "mofcom", "kind": "feed", "url": feed_server.url("/feed")}], mailto(smtp_sink)))
     outcomes, report = poll(path)
     assert (outcomes[0].new, outcomes[0].alerts, report.sent) == (2, 1, 1)
+
+
+def test_two_hundred_slow_sources_are_polled_concurrently_in_one_cycle(tmp_path, feed_server, smtp_sink, write_config):
+    # The timing itself (seconds, not the ~20 s of a serial loop) is measured in bench/bench_poll.py;
+    # here: every source is processed and the server saw many requests at once.
+    n = 200
+    for i in range(n):
+        feed_server.set(f"/feed/{i}", feed_xml([entry(i)]), delay=0.1)
+    sources = [{"name": f"s{i}", "kind": "feed", "url": feed_server.url(f"/feed/{i}")} for i in range(n)]
+    path = write_config(config(f"sqlite:///{tmp_path / 'w.db'}", sources, mailto(smtp_sink)))
+    outcomes, report = poll(path)
+    assert len(outcomes) == n and all(o.status == "fetched" and o.alerts == 1 for o in outcomes)
+    assert feed_server.max_concurrent() >= 8  # at least one host's worth of parallel fetches
+    assert report.sent == n

@@ -58,6 +58,18 @@ async def _run_all(ctx: Context, chosen: list[Any], progress: bool) -> list[Sour
         return list(await asyncio.gather(*(one(s) for s in chosen)))
 
 
+def _console() -> Console:
+    # Piped output is read by people too: don't squeeze tables into 80 columns there.
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _table(title: str, columns: Sequence[str], right: Sequence[str] = ()) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    return table
+
+
 def print_poll_summary(outcomes: list[SourceOutcome], report: DeliveryReport, as_json: bool) -> None:
     if as_json:
         data = {
@@ -66,15 +78,14 @@ def print_poll_summary(outcomes: list[SourceOutcome], report: DeliveryReport, as
         }
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    table = Table(title="Poll", title_justify="left")
-    for col in ("source", "status", "items", "new", "updated", "alerts", "time", "error"):
-        table.add_column(col, justify="right" if col in ("items", "new", "updated", "alerts", "time") else "left")
+    numbers = ("items", "new", "updated", "alerts", "time")
+    table = _table("Poll", ("source", "status", *numbers, "error"), right=numbers)
     for o in outcomes:
         table.add_row(
             o.name, o.status, str(o.items), str(o.new), str(o.updated), str(o.alerts), f"{o.elapsed:.2f}s",
             f"{o.reason}: {o.error}" if o.error and o.reason else (o.error or ""),
         )  # fmt: skip
-    console = Console()
+    console = _console()
     console.print(table)
     failed = sum(1 for o in outcomes if not o.ok)
     console.print(
@@ -157,16 +168,15 @@ def print_sources(settings: Settings, as_json: bool) -> None:
     if as_json:
         print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
         return
-    table = Table(title="Sources", title_justify="left")
-    for col in ("name", "kind", "interval", "tags", "health", "last success", "failures", "next poll", "items", "last error"):
-        table.add_column(col)
+    columns = ("name", "kind", "interval", "tags", "health", "last success", "failures", "next poll", "items", "last error")
+    table = _table("Sources", columns, right=("failures", "items"))
     for r in rows:
         health_word = "new" if r["last_success"] is None and not r["failures"] else "failing" if r["failures"] else "ok"
         table.add_row(
             r["name"], r["kind"], f"{r['interval'] / 60:g}m", ",".join(r["tags"]), health_word, _ago(r["last_success"]),
             str(r["failures"]), _ago(r["next_due"]), str(r["items"]), f"{r['reason']}: {r['last_error']}" if r["last_error"] else "",
         )  # fmt: skip
-    Console().print(table)
+    _console().print(table)
 
 
 def print_alerts(settings: Settings, status: str | None, limit: int, as_json: bool) -> None:
@@ -186,14 +196,13 @@ def print_alerts(settings: Settings, status: str | None, limit: int, as_json: bo
         ]  # fmt: skip
         print(json.dumps(data, default=str, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"Alerts ({status or 'all'})", title_justify="left")
-    for col in ("id", "status", "channel", "rule", "title", "attempts", "next / sent", "last error"):
-        table.add_column(col)
+    columns = ("id", "status", "channel", "rule", "title", "attempts", "next / sent", "last error")
+    table = _table(f"Alerts ({status or 'all'})", columns, right=("id", "attempts"))
     for a in alerts:
         when = _ago(a.sent_at) if a.status == "sent" else _ago(a.next_attempt_at) if a.status == "pending" else ""
         table.add_row(str(a.id), a.status, a.alert.channel, a.alert.rule, a.alert.title[:60], str(a.attempts), when,
                       (a.last_error or "")[:80])  # fmt: skip
-    Console().print(table)
+    _console().print(table)
 
 
 async def retry_alerts(settings: Settings, alert_id: int | None, all_: bool) -> DeliveryReport:
