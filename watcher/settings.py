@@ -23,6 +23,7 @@ from pydantic import (
 from watcher.errors import ConfigError
 
 DEFAULT_CONFIG = "config/watcher.yaml"
+CONSOLE = "console"  # where alerts go when no channel is configured
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -168,13 +169,19 @@ class Settings(Strict):
     def source_timeout(self, source: SourceBase) -> float:
         return source.timeout if source.timeout is not None else self.defaults.timeout
 
+    def default_channels(self) -> list[str]:
+        """`defaults.channels`, else the console: with no channel configured, alerts are printed."""
+        return list(self.defaults.channels) or [CONSOLE]
+
     def rule_channels(self, rule: Rule) -> list[str]:
-        return list(rule.channels) if rule.channels is not None else list(self.defaults.channels)
+        return list(rule.channels) if rule.channels else self.default_channels()
 
     def channel(self, name: str) -> Channel:
         for ch in self.channels:
             if ch.name == name:
                 return ch
+        if name == CONSOLE:
+            return Channel(name=CONSOLE, url=SecretStr(""))
         raise KeyError(name)
 
 
