@@ -1,0 +1,193 @@
+"""Sentence-level classification: group date mentions (lists, ranges), attach each cue to the
+date group it most plausibly qualifies, and decide the event kind(s) of each group.
+
+Attachment is by distance: a cue qualifies the nearer of the date groups around it, weighted by
+the side it stands on (English cues mostly precede their date, "effective November 8"; Chinese
+ones often follow it, "11月8日起施行"). The kind then follows from the polarity word right next
+to the date (until / by / from / 起 / 至 / 前) combined with the topic words of the clause
+(comments, suspension, compliance, payment...). Negative cues (announced, meeting, the order of X)
+win when they are closer than any milestone cue.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .cues import NEGATIVE, POLARITY, Cue
+from .mentions import Mention
+
+_WEIGHT = {
+    "UNTIL": 1.0, "BY": 1.0, "FROM": 0.9, "FROMW": 0.5, "BEFORE": 0.6, "SINCE": 1.0,
+    "EFF": 1.0, "SUS": 0.9, "END": 1.0, "EXT": 0.6, "COM": 0.8, "REQ": 0.6, "APPEAR": 0.9,
+    "CMP": 0.9, "PAY": 0.7, "RPT": 0.5, "NEGOT": 0.7, "PUBL": 0.8, "DL": 0.9,
+    "EVENT": 0.9, "MEET": 1.0, "REF": 1.0, "OPEN": 1.0, "CUT": 0.8, "SUP": 1.0, "SUP2": 1.0,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Distance scales and limits, in characters (Chinese packs more meaning per character)."""
+
+    scale: float
+    left: float  # side factor for cues before the date
+    right: float  # side factor for cues after the date
+    pol_left: int
+    pol_right: int
+    ref: int
+    neg: int
+    topic: int
+    attributive: bool  # English "the Aug. 1 deadline": a noun right after the date names it
+
+
+EN = Params(25, left=1.0, right=0.75, pol_left=12, pol_right=4, ref=4, neg=80, topic=160,
+            attributive=True)  # fmt: skip
+ZH = Params(6, left=0.85, right=1.0, pol_left=3, pol_right=2, ref=2, neg=20, topic=45,
+            attributive=False)  # fmt: skip
+
+_RANGE_GAP = re.compile(
+    r"^[\s,]*(?:to|through|thru|until|till|and|[-–—~至到]|起至|起到|止至)[\s,]*$", re.I
+)
+_LIST_GAP = re.compile(
+    r"^\s*(?:,|;)?\s*(?:and|or|as\s+well\s+as|&|、|和|及|以及|与|與|或)?\s*$", re.I
+)
+_BETWEEN = re.compile(r"between\s*\Z", re.I)
+_CHANGE = re.compile(
+    r"(?:postpone|delay|push|mov|shift|chang|extend|reschedul|延长|延長|推迟|推遲|延期|调整|調整)"
+    r"\w*(?:\s+[\w-]+){0,10}\s+from\s*\Z|(?:由|从|從)\s*\Z",
+    re.I,
+)
+# After a date, these open a new clause whose verbs are about something else.
+_RELATIVE = re.compile(
+    r"\b(?:that|which|who|whose)\b|,\s*(?:and|but|while|whereas|although|though)\b|;", re.I
+)
+_QUOTES_OPEN = "\"“‘'「『"
+_QUOTES_CLOSE = "\"”’'」』"
+
+
+@dataclass(slots=True)
+class Group:
+    """Mentions read together: a single date, a list ("X and Y") or a range ("X to Y")."""
+
+    mentions: list[Mention]
+    is_range: bool = False
+    # family -> (best score, its distance, "L"/"R": the side of the date the cue stands on)
+    cues: dict[str, tuple[float, int, str]] = field(default_factory=dict)
+
+    @property
+    def start(self) -> int:
+        return self.mentions[0].start
+
+    @property
+    def end(self) -> int:
+        return self.mentions[-1].end
+
+
+def group_mentions(sentence: str, mentions: list[Mention]) -> list[Group]:
+    """Join mentions separated only by list words into lists, and "X to Y" into ranges."""
+    groups: list[Group] = []
+    for men in mentions:
+        if groups:
+            prev = groups[-1]
+            gap = sentence[prev.end : men.start]
+            if len(prev.mentions) == 1 and _is_range(sentence, prev, gap):
+                prev.mentions.append(men)
+                prev.is_range = True
+                continue
+            if not prev.is_range and _LIST_GAP.match(gap):
+                prev.mentions.append(men)
+                continue
+        groups.append(Group([men]))
+    return groups
+
+
+def _is_range(sentence: str, prev: Group, gap: str) -> bool:
+    if not _RANGE_GAP.match(gap):
+        return False
+    word = gap.strip(" ,").lower()
+    if word == "and":  # "between X and Y" only
+        return bool(_BETWEEN.search(sentence, 0, prev.start))
+    return True
+
+
+_ATTRIBUTIVE = frozenset({"DL", "END", "EFF"})
+
+
+def _score(cue: Cue, dist: int, left_of_date: bool, p: Params) -> float:
+    side = p.left if left_of_date else p.right
+    if p.attributive and not left_of_date and dist <= 2 and cue.family in _ATTRIBUTIVE:
+        side = 1.4  # "the Aug. 1 deadline", "the Nov. 10 expiration": the noun names the date
+    return _WEIGHT.get(cue.family, 0.5) * side / (1.0 + dist / p.scale)
+
+
+def _allowed(cue: Cue, dist: int, left_of_date: bool, p: Params) -> bool:
+    if cue.family in POLARITY:
+        return dist <= (p.pol_left if left_of_date else p.pol_right)
+    if cue.family == "REF":
+        return dist <= p.ref
+    if cue.family in NEGATIVE or cue.family in ("SUP", "SUP2"):
+        return dist <= p.neg
+    return dist <= p.topic
+
+
+def _option(cue: Cue, sentence: str, g: Group, left_of_date: bool, p: Params):
+    """(family, score, distance) of `cue` for group `g`, or None when it cannot qualify it."""
+    dist = g.start - cue.end if left_of_date else cue.start - g.end
+    family = cue.family
+    if family == "UNTIL" and dist > 2 and sentence[cue.start : cue.end].lower() == "to":
+        return None  # "to 125% effective ...": only "to <date>" means "until"
+    if not _allowed(cue, dist, left_of_date, p):
+        if family != "BY" or dist > p.topic:
+            return None
+        family = "DL"  # "due ... no later than" far from the date still says "deadline"
+    score = _score(cue, dist, left_of_date, p) * (0.8 if family != cue.family else 1.0)
+    if not left_of_date and _RELATIVE.search(sentence, g.end, cue.start):
+        score *= 0.3  # "rules issued on October 9 that halted ...": the clause is about the rules
+    return family, score, dist
+
+
+def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
+    """Give every cue to the better-scoring of the groups just before and just after it.
+
+    References come first: a date that names a document ("the order of April 2", "3月4日公告")
+    is marked, and the other cues skip it, since its neighbours' verbs are not about it.
+    """
+    refs = [c for c in cues if c.family == "REF"]
+    _attach(sentence, refs, groups, p)
+    targets = [g for g in groups if "REF" not in g.cues]
+    _attach(sentence, [c for c in cues if c.family != "REF"], targets, p)
+
+
+def _attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
+    for cue in cues:
+        before = after = None
+        for g in groups:
+            if g.end <= cue.start:
+                before = g
+            elif g.start >= cue.end and after is None:
+                after = g
+        options = []
+        if after is not None and cue.side in "LB":
+            opt = _option(cue, sentence, after, True, p)
+            if opt is not None:
+                options.append((opt[1], opt[0], opt[2], after, "L"))
+        if before is not None and cue.side in "RB":
+            opt = _option(cue, sentence, before, False, p)
+            if opt is not None:
+                options.append((opt[1], opt[0], opt[2], before, "R"))
+        if options:
+            score, family, dist, g, side = max(options, key=lambda o: o[0])
+            if score > g.cues.get(family, (0.0, 0, ""))[0]:
+                g.cues[family] = (score, dist, side)
+
+
+def is_quoted(sentence: str, men: Mention) -> bool:
+    """A date inside quotation marks is text being inserted or deleted by an amendment."""
+    before = sentence[: men.start].rstrip()
+    after = sentence[men.end :].lstrip()
+    return bool(before) and before[-1] in _QUOTES_OPEN and bool(after) and after[0] in _QUOTES_CLOSE
+
+
+def superseded_start(sentence: str, g: Group) -> bool:
+    """ "moved from X to Y": X is the old date, only Y counts."""
+    return bool(_CHANGE.search(sentence, max(0, g.start - 80), g.start))

@@ -1,0 +1,90 @@
+"""Chinese date mentions, simplified and traditional: "2025年11月8日", "11月8日起", "二〇二五年
+十一月八日", "今年12月1日", times ("13时01分", "北京时间"), and "自公布之日起" (relative).
+
+Full-width digits are folded to ASCII before this module sees the text (see sentences.normalize).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .mentions import REL_PUBLICATION, Mention, valid_day
+
+_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
+_CN_DIGITS["零"] = 0
+_CN_NUM = r"[〇零一二三四五六七八九十]"
+
+_DATE_RX = re.compile(
+    r"(?:(?:(?P<y>(?:19|20)\d\d|[〇零一二][〇零一二三四五六七八九]{3})\s*年|(?P<yw>[今明去])年)\s*)?"
+    r"(?P<m>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月\s*"
+    r"(?P<d>3[01]|[12]\d|0?[1-9]|[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号號]"
+    r"|本月(?P<d2>3[01]|[12]\d|0?[1-9]|[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号號]"
+)
+# "13时01分", "零时", "12:01" right after a date.
+_TIME_RX = re.compile(
+    r"\s*(?:(?P<h>[01]?\d|2[0-4]|" + _CN_NUM + r"{1,3})\s*[时時点點]"
+    r"(?:\s*(?P<mi>[0-5]?\d|" + _CN_NUM + r"{1,3})\s*分)?|(?P<hh>[01]?\d|2[0-3]):(?P<mm>[0-5]\d))"
+)
+_BEIJING = re.compile(r"北京[时時]间|北京[时時]間|\(北京[时時][间間]\)")
+_REL_RX = re.compile(
+    r"(?:(?:公布|公佈|发布|發布|發佈|印发|印發|签署|簽署|颁布|頒布|頒佈|发文|發文)之日"
+    r"|即日)(?=起|开始|開始)"
+    r"|(?P<imm>立即(?:生效|施行|实施|實施|执行|執行))"
+)
+_YEAR_WORD = {"今": 0, "明": 1, "去": -1}
+
+
+def cn_int(text: str) -> int:
+    """A small number written in ASCII digits or Chinese numerals ("十一", "二十五", "〇")."""
+    if text.isdigit():
+        return int(text)
+    if "十" not in text:
+        return int("".join(str(_CN_DIGITS.get(c, 0)) for c in text) or 0)
+    tens, _, units = text.partition("十")
+    return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (
+        _CN_DIGITS.get(units, 0) if units else 0
+    )
+
+
+def _attach_time(sentence: str, men: Mention) -> None:
+    t = _TIME_RX.match(sentence, men.end)
+    if t is not None:
+        if t.group("hh") is not None:
+            hour, minute = int(t.group("hh")), int(t.group("mm"))
+        else:
+            hour, minute = cn_int(t.group("h")), cn_int(t.group("mi") or "0")
+        if hour <= 24 and minute <= 59:
+            men.time = f"{hour:02d}:{minute:02d}"
+            men.end = t.end()
+    if _BEIJING.search(sentence, max(0, men.start - 8), min(len(sentence), men.end + 8)):
+        men.tz = "Asia/Shanghai"
+
+
+def _absolute(m: re.Match[str]) -> Mention | None:
+    if m.group("d2"):
+        men = Mention(m.start(), m.end(), month=0, day=cn_int(m.group("d2")), year_offset=0)
+        return men  # month filled from the publication date by the pipeline
+    month, day = cn_int(m.group("m")), cn_int(m.group("d"))
+    year = cn_int(m.group("y")) if m.group("y") else None
+    if not valid_day(year or 2024, month, day):
+        return None
+    men = Mention(m.start(), m.end(), month=month, day=day, year=year)
+    if m.group("yw"):
+        men.year_offset = _YEAR_WORD[m.group("yw")]
+    return men
+
+
+def find_zh(sentence: str) -> list[Mention]:
+    """All Chinese date mentions of `sentence` (with attached times), in text order."""
+    found: list[Mention] = []
+    for m in _DATE_RX.finditer(sentence):
+        men = _absolute(m)
+        if men is not None:
+            _attach_time(sentence, men)
+            found.append(men)
+    for m in _REL_RX.finditer(sentence):
+        men = Mention(m.start(), m.end(), rel=REL_PUBLICATION)
+        if m.group("imm"):
+            men.implied_cue = "EFF"
+        found.append(men)
+    return found

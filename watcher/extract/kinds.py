@@ -1,0 +1,139 @@
+"""Decide the event kind(s) of a date group from the cues attached to it (see classify.attach).
+
+Three readings, chosen by the polarity word standing next to the date:
+- deadline ("until X", "by X", "X前", "X止"): the topic decides (comments → comment_deadline,
+  compliance → compliance, payment/report/negotiation → other_deadline); a bare "until" closes a
+  period (expiry) and a bare "by" is an other_deadline;
+- start ("from X", "beginning X", "自X起"): suspension, expiry (停止实施), compliance or effective;
+- plain ("effective X", "X: Effective date", "expires on X"): the strongest kind-bearing cue.
+Negative cues (events, meetings, references, cut-offs) veto a reading weaker than they are.
+"""
+
+from __future__ import annotations
+
+from .cues import NEGATIVE, POLARITY
+
+Cues = dict[str, tuple[float, int, str]]
+Kinds = list[tuple[str, float]]
+
+_DEADLINE_TOPICS = {
+    "COM": "comment_deadline", "REQ": "comment_deadline", "APPEAR": "other_deadline",
+    "CMP": "compliance", "PAY": "other_deadline", "NEGOT": "other_deadline",
+    "PUBL": "other_deadline",
+}  # fmt: skip
+_START_KINDS = {"SUS": "suspension", "END": "expiry", "CMP": "compliance", "EFF": "effective"}
+_PLAIN_KINDS = {
+    "EFF": "effective", "SUS": "suspension", "END": "expiry", "CMP": "compliance",
+    "DL": "other_deadline", "APPEAR": "other_deadline", "PUBL": "other_deadline",
+}  # fmt: skip
+_PERIOD = ("SUS", "EXT")
+
+
+def _s(cues: Cues, family: str) -> float:
+    return cues[family][0] if family in cues else 0.0
+
+
+def _best(cues: Cues, families) -> tuple[str | None, float]:
+    best: tuple[str | None, float] = (None, 0.0)
+    for fam in families:
+        if fam in cues and cues[fam][0] > best[1]:
+            best = (fam, cues[fam][0])
+    return best
+
+
+def negative_score(cues: Cues) -> float:
+    """How strongly the cues say "this date is an event / a reference, not a milestone"."""
+    return max((_s(cues, f) for f in NEGATIVE if f != "SINCE"), default=0.0)
+
+
+def _topic_kinds(cues: Cues) -> Kinds:
+    """Kinds named by deadline topics, keeping every topic at least 0.4 times as strong as the
+    best ("comments and requests to appear ... by X" is both a comment and another deadline)."""
+    found = [(k, cues[f][0]) for f, k in _DEADLINE_TOPICS.items() if f in cues]
+    if not found:
+        return []
+    top = max(s for _, s in found)
+    kinds: dict[str, float] = {}
+    for kind, score in found:
+        if score >= 0.4 * top:
+            kinds[kind] = max(kinds.get(kind, 0.0), score)
+    return list(kinds.items())
+
+
+def _deadline(cues: Cues, polfam: str, support: float) -> Kinds:
+    topics = _topic_kinds(cues)
+    if polfam == "UNTIL" and topics:
+        # "remain suspended until X ... fees" : the period words outweigh a distant topic
+        if _best(cues, _PERIOD)[1] > max(s for _, s in topics):
+            topics = []
+    if topics:
+        return [(k, max(s, support)) for k, s in topics]
+    if polfam in ("UNTIL", "END"):
+        return [("expiry", support)]
+    if polfam == "BEFORE":
+        return []
+    if _s(cues, "EFF") > _s(cues, "RPT"):
+        return [("effective", support)]
+    return [("other_deadline", support * 0.8)]
+
+
+def _start(cues: Cues, polfam: str, support: float) -> Kinds:
+    fam, score = _best(cues, _START_KINDS)
+    if max(_s(cues, "COM"), _s(cues, "OPEN")) > score:
+        return []  # a comment window opening is not a milestone
+    if fam is not None:
+        return [(_START_KINDS[fam], max(score, support))]
+    return [("effective", support)] if polfam == "FROM" else []
+
+
+def _plain(cues: Cues) -> Kinds:
+    fam, score = _best(cues, _PLAIN_KINDS)
+    if fam is None:
+        return []
+    if fam in ("END", "DL"):
+        topics = _topic_kinds(cues)
+        if (
+            topics
+            and fam == "DL"
+            or (topics and _best(cues, _PERIOD)[1] < max(s for _, s in topics))
+        ):
+            return [(k, max(s, score)) for k, s in topics]
+    kinds = [(_PLAIN_KINDS[fam], score)]
+    for other, kind in _PLAIN_KINDS.items():  # a second role, nearly as strong (two roles)
+        if other != fam and kind != kinds[0][0] and _s(cues, other) >= 0.8 * score:
+            kinds.append((kind, _s(cues, other)))
+    return kinds
+
+
+def decide(cues: Cues, several_groups: bool) -> Kinds:
+    """Kinds (with support scores) for a single date or list of dates; [] when not a milestone."""
+    if "SUP" in cues or ("SUP2" in cues and several_groups):
+        return []
+    polfam, support = _best(cues, POLARITY)
+    if polfam == "SINCE" or (polfam == "BEFORE" and "CUT" in cues):
+        return []
+    if polfam in ("UNTIL", "BY", "BEFORE"):
+        kinds = _deadline(cues, polfam, support)
+    elif polfam in ("FROM", "FROMW"):
+        kinds = _start(cues, polfam, support)
+    else:
+        kinds = _plain(cues)
+    if not kinds or negative_score(cues) > max(s for _, s in kinds):
+        return []
+    return kinds
+
+
+def decide_range(cues: Cues, several_groups: bool) -> tuple[Kinds, Kinds]:
+    """Kinds for the start and the end of a range "X to Y" / "X至Y"."""
+    if "SUP" in cues or ("SUP2" in cues and several_groups) or "SINCE" in cues:
+        return [], []
+    fam, score = _best(cues, ("SUS", "EFF", "EXT", "END", "COM", "REQ", "CMP", "FROM"))
+    if fam is None or negative_score(cues) > score:
+        return [], []
+    if fam == "SUS":
+        return [("suspension", score)], [("expiry", score)]
+    if fam in ("COM", "REQ"):
+        return [], [("comment_deadline", score)]
+    if fam == "CMP":
+        return [], [("compliance", score)]
+    return [("effective", score)], [("expiry", score)]
