@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 CONFIG ?= config/watcher.yaml
 PYTEST_ARGS ?=
 
-.PHONY: run test eval bench lint check-config clean
+.PHONY: run test test-replicas test-container eval bench lint check-config clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ check-config: $(VENV)/.installed
 
 test: $(VENV)/.installed-test  ## the whole suite (PostgreSQL tests need 127.0.0.1:5432, see README)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-replicas: $(VENV)/.installed-test  ## three real replicas on one PostgreSQL, one killed (slow, ~40 s)
+	$(PY) -m pytest -q -s -m slow tests/test_replicas.py $(PYTEST_ARGS)
+
+test-container: $(VENV)/.installed-test  ## build the image with podman, run it, lint the Dockerfile (root, apt)
+	bash deploy/container-test.sh
 
 eval: $(VENV)/.installed  ## deadline extraction quality on ../shared/eval/extract-dev.jsonl
 	$(PY) -m watcher.extract.evaluate

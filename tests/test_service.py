@@ -60,6 +60,7 @@ def test_the_service_polls_on_schedule_reloads_on_sighup_and_stops_on_sigterm(
     data = {
         "database": f"sqlite:///{tmp_path / 'w.db'}",
         "allow_private_networks": True,
+        "http": {"port": 0},  # any free port: tests run side by side
         "defaults": {"interval": "1s", "timeout": "5s", "channels": ["hook"]},
         "delivery": {"interval": "1s"},
         "sources": [{"name": "mofcom", "kind": "feed", "url": feed_server.url("/feed")}],

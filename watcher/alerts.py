@@ -25,7 +25,7 @@ Format = Literal["markdown", "html", "text"]
 
 SUBJECT_MAX = 150
 # `extra` keys shown first and highlighted; findings from the deadline registry set these.
-PROMINENT = ("measure", "change")
+PROMINENT = ("measure", "change", "notice")
 
 _SPACE = re.compile(r"\s+")
 # Characters that start CommonMark markup. `_` and `&` stay as they are: Slack shows a
@@ -87,7 +87,12 @@ def _one_line(text: str) -> str:
     return _SPACE.sub(" ", text or "").strip()
 
 
+HEADLINES = {"finding": "Deadline change", "reminder": "Reminder", "health": "Source health", "test": "Test"}
+
+
 def _headline(alert: Alert) -> str:
+    if alert.kind in HEADLINES:
+        return HEADLINES[alert.kind]
     return "Updated notice" if is_update(alert) else "New notice"
 
 

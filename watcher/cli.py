@@ -205,5 +205,189 @@ def extract(
     raise typer.Exit(code)
 
 
+# ---------------------------------------------------------------- the deadline registry
+
+deadlines_app = typer.Typer(help="The deadline registry: measures, their milestones and history.", no_args_is_help=True)
+app.add_typer(deadlines_app, name="deadlines")
+findings_app = typer.Typer(help="Proposed registry changes found in notices: list, accept, reject.", no_args_is_help=True)
+app.add_typer(findings_app, name="findings")
+ActorOpt = Annotated[str | None, typer.Option("--by", help="Who makes the change (default: cli:$USER).")]
+
+
+def _admin(call, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+    """Run a registry command: its own errors exit 1 with one line, config errors exit 2."""
+    from watcher.errors import ConfigError
+    from watcher.registry.admin import AdminError
+
+    try:
+        return call(*args, **kwargs)
+    except AdminError as exc:
+        _fail(exc.message, 1)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _date(value: str, what: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        _fail(f"{what} must be YYYY-MM-DD, not {value!r}")
+
+
+@deadlines_app.command("list")
+def deadlines_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Every measure with its status and next milestone."""
+    from watcher.registry import admin
+
+    _admin(admin.list_measures, _settings(config), as_json)
+
+
+@deadlines_app.command("show")
+def deadlines_show(measure: Annotated[str, typer.Argument(help="Measure id.")], config: ConfigOpt = None,
+                   as_json: JsonOpt = False) -> None:  # fmt: skip
+    """One measure: milestones (with their state) and its full history."""
+    from watcher.registry import admin
+
+    _admin(admin.show_measure, _settings(config), measure, as_json)
+
+
+@deadlines_app.command("add")
+def deadlines_add(
+    file: Annotated[str, typer.Option("--file", "-f", help="YAML in the registry format ('-' for stdin).")] = "-",
+    by: ActorOpt = None, config: ConfigOpt = None,
+) -> None:  # fmt: skip
+    """Add measures written in the registry file format."""
+    from watcher.registry import admin
+
+    text = sys.stdin.read() if file == "-" else open(file, encoding="utf-8").read()
+    ids = _admin(admin.add_measure, _settings(config), text, by or admin.default_actor())
+    typer.echo(f"added {', '.join(ids)}")
+
+
+@deadlines_app.command("edit")
+def deadlines_edit(
+    measure: Annotated[str, typer.Argument(help="Measure id.")],
+    status: Annotated[str | None, typer.Option(help="announced, in_force, suspended, revoked or expired.")] = None,
+    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
+    add: Annotated[tuple[str, str] | None, typer.Option(help="Add a milestone: KIND YYYY-MM-DD.")] = None,
+    move: Annotated[tuple[str, str] | None, typer.Option(help="Move a milestone: UID YYYY-MM-DD.")] = None,
+    note: Annotated[str, typer.Option(help="Why (kept in the history).")] = "",
+    by: ActorOpt = None, config: ConfigOpt = None,
+) -> None:  # fmt: skip
+    """Change a measure; the history keeps who, when, before and after."""
+    from watcher.models import EVENT_KINDS
+    from watcher.registry import admin
+
+    if add and add[0] not in EVENT_KINDS:
+        _fail(f"--add KIND must be one of {', '.join(EVENT_KINDS)}, not {add[0]!r}")
+    m = _admin(admin.edit_measure, _settings(config), measure, by or admin.default_actor(), status=status,
+               title=title, add_milestone=(add[0], _date(add[1], "--add date")) if add else None,
+               move=(move[0], _date(move[1], "--move date")) if move else None, note=note)  # fmt: skip
+    typer.echo(f"{m.id}: {m.status}, {len(m.milestones)} milestones")
+
+
+@deadlines_app.command("import")
+def deadlines_import(file: Annotated[str, typer.Argument(help="A registry YAML file.")], by: ActorOpt = None,
+                     config: ConfigOpt = None) -> None:  # fmt: skip
+    """Apply a registry file now (entries unchanged since their last import are skipped)."""
+    from watcher.registry import admin
+
+    counts = _admin(admin.import_file, _settings(config), file, by or f"file:{file}")
+    typer.echo(", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+@deadlines_app.command("export")
+def deadlines_export(
+    file: Annotated[str | None, typer.Argument(help="Write the registry YAML here (default: stdout).")] = None,
+    ics: Annotated[str | None, typer.Option("--ics", help="Write an iCalendar file of every milestone.")] = None,
+    config: ConfigOpt = None,
+) -> None:  # fmt: skip
+    """Write the registry as YAML (for git), or as an iCalendar file with --ics."""
+    settings = _settings(config)
+    if ics:
+        from watcher.registry.calendar import export_ics
+
+        count = _admin(export_ics, settings, ics)
+        typer.echo(f"wrote {count} events to {ics}")
+        return
+    from watcher.registry import admin
+
+    text = _admin(admin.export_file, settings)
+    if file:
+        with open(file, "w", encoding="utf-8") as out:
+            out.write(text)
+        typer.echo(f"wrote {file}")
+    else:
+        typer.echo(text, nl=False)
+
+
+@findings_app.command("list")
+def findings_list(
+    status: Annotated[str | None, typer.Option(help="proposed, accepted, rejected or applied.")] = None,
+    config: ConfigOpt = None, as_json: JsonOpt = False,
+) -> None:  # fmt: skip
+    """Findings with the change they propose and the notices that made the claim."""
+    from watcher.registry import admin
+
+    _admin(admin.list_findings, _settings(config), status, as_json)
+
+
+@findings_app.command("accept")
+def findings_accept(
+    finding: Annotated[int, typer.Argument(metavar="ID", help="The finding to apply.")],
+    measure: Annotated[str | None, typer.Option(help="The measure, for a finding that names none.")] = None,
+    by: ActorOpt = None, config: ConfigOpt = None,
+) -> None:  # fmt: skip
+    """Apply a finding to the registry (with history)."""
+    from watcher.registry import admin
+
+    typer.echo(_admin(admin.decide, _settings(config), finding, True, by or admin.default_actor(), measure))
+
+
+@findings_app.command("reject")
+def findings_reject(
+    finding: Annotated[int, typer.Argument(metavar="ID", help="The finding to reject.")],
+    by: ActorOpt = None, config: ConfigOpt = None,
+) -> None:  # fmt: skip
+    """Reject a finding: the registry stays as it is."""
+    from watcher.registry import admin
+
+    typer.echo(_admin(admin.decide, _settings(config), finding, False, by or admin.default_actor()))
+
+
+@app.command()
+def reminders(
+    at: Annotated[str | None, typer.Option("--at", help="Run as if at this ISO time (UTC unless it has an offset).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be enqueued.")] = False,
+    config: ConfigOpt = None, as_json: JsonOpt = False,
+) -> None:  # fmt: skip
+    """Enqueue the milestone reminders due now (the service does this every 15 minutes)."""
+    import datetime as dt
+
+    settings = _settings(config)
+    _logs()
+    now = dt.datetime.now(dt.UTC)
+    if at:
+        try:
+            now = dt.datetime.fromisoformat(at)
+        except ValueError:
+            _fail(f"--at must be an ISO date and time such as 2025-11-24T08:00Z, not {at!r}")
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    from watcher.registry.reminders import run_reminders
+
+    alerts = _admin(run_reminders, settings, now, dry_run)
+    if as_json:
+        _print_json([{"dedup_key": a.dedup_key, "channel": a.channel, "title": a.title, "link": a.link,
+                      **a.extra} for a in alerts])  # fmt: skip
+        return
+    verb = "would enqueue" if dry_run else "enqueued"
+    typer.echo(f"{verb} {len(alerts)} reminder alert{'s' if len(alerts) != 1 else ''} (as of {now.isoformat()})")
+    for a in alerts:
+        typer.echo(f"  {a.channel}: {a.title}")
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from watcher import channels
+from watcher import channels, metrics
 from watcher.db import repo
 from watcher.errors import DeliveryError
 from watcher.fetch import backoff_delay
@@ -35,7 +35,7 @@ async def deliver_due(
     ctx: Context, *, ids: list[int] | None = None, ignore_backoff: bool = False, limit: int = 200
 ) -> DeliveryReport:
     """Send every alert that is due now (or the given ids, or all pending ones ignoring backoff)."""
-    lease = ctx.settings.delivery.timeout * 2 + 30
+    lease = ctx.settings.lease  # renewed while we send (runtime.keep_leases)
     report = DeliveryReport()
     while True:
         batch = await asyncio.to_thread(_claim, ctx, ids, ignore_backoff, limit, lease)
@@ -90,6 +90,7 @@ def _record(
     with ctx.sessions() as session, session.begin():
         repo.record_attempt(session, stored.id, ctx.owner, now, error.message if error else None, duration, next_at, dead)
     fields = dict(alert=stored.id, channel=stored.alert.channel, rule=stored.alert.rule, attempt=attempts)
+    metrics.observe_delivery(stored.alert.channel, "sent" if error is None else "dead" if dead else "retry", duration)
     if error is None:
         report.sent += 1
         log.info("alert.sent", **fields)

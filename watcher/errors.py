@@ -25,6 +25,7 @@ class Reason(str, enum.Enum):
     bad_url = "bad_url"
     parse = "parse"
     structure = "structure"
+    access_denied = "access_denied"  # a 200 answer that is a bot wall ("Request Access"), not the data
     config = "config"
     delivery = "delivery"
     unknown = "unknown"

@@ -44,6 +44,11 @@ class Item:
     text: str
     content_hash: str
     tags: tuple[str, ...] = ()
+    # Deadlines the source states in structured fields (a Federal Register document's
+    # `effective_on`): known without text extraction.
+    events: tuple[Event, ...] = ()
+    # Source-specific facts for reconciliation and display (document number, type, agencies…).
+    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,9 @@ class Event:
     confidence: float
     time: str | None = None  # "00:01" when the text gives a time of day
     tz: str | None = None  # an IANA zone or the text's own label, e.g. "America/New_York"
+    # Doubts about the date, e.g. "before_publication": an effective date typed earlier than the
+    # document's publication is kept but never treated as a new future deadline.
+    flags: tuple[str, ...] = ()
 
 
 EVENT_KINDS = (
@@ -97,3 +105,80 @@ class Alert:
     sentence: str = ""
     published: dt.datetime | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+MEASURE_STATUSES = ("announced", "in_force", "suspended", "revoked", "expired")
+FINDING_KINDS = ("new_deadline", "date_changed", "suspended", "extended", "revoked", "confirmed")
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """One dated step of a measure. `uid` is stable across edits (the calendar's UID);
+    `sequence` rises with every change (the calendar's SEQUENCE); `state` is `active`,
+    `suspended` (held by a suspension), `superseded` (moved) or `cancelled` (revoked)."""
+
+    kind: str
+    date: dt.date
+    time: str | None = None
+    tz: str | None = None
+    note: str = ""
+    source: str = ""
+    uid: str = ""
+    sequence: int = 0
+    state: str = "active"
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A legal measure whose deadlines the registry tracks."""
+
+    id: str
+    title: str
+    jurisdiction: str = ""
+    authority: str = ""
+    reference: str = ""
+    aliases: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    status: str = "announced"
+    milestones: tuple[Milestone, ...] = ()
+    channels: tuple[str, ...] | None = None
+    source: str = ""  # where the measure itself was announced
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a notice says about the registry: a proposal until someone (or a trusted source) accepts it.
+
+    `dedup_key` identifies the claim itself, not the notice that made it, so the same claim seen
+    in the news and later in the official notice is one finding with two pieces of evidence."""
+
+    kind: str
+    dedup_key: str
+    measure_id: str | None
+    event: Event
+    old_kind: str | None = None
+    old_date: dt.date | None = None
+    milestone_uid: str | None = None
+    item_title: str = ""
+    link: str = ""
+    source: str = ""
+
+    def change_text(self) -> str:
+        """One line for people: `effective 2025-12-01 → suspended until 2026-11-10`."""
+        new = describe_milestone(self.event.kind, self.event.date, suspended=self.kind == "suspended")
+        if self.old_date is None:
+            return f"new: {new}"
+        old = describe_milestone(self.old_kind or self.event.kind, self.old_date)
+        return f"{old} (confirmed)" if self.kind == "confirmed" else f"{old} → {new}"
+
+
+def describe_milestone(kind: str, day: dt.date, suspended: bool = False) -> str:
+    """`effective 2025-12-01`, `suspended from 2025-11-10`, `suspended until 2026-11-10`."""
+    if kind == "suspension":
+        return f"suspended from {day.isoformat()}"
+    if kind == "expiry":
+        return f"{'suspended until' if suspended else 'expires'} {day.isoformat()}"
+    if kind == "comment_deadline":
+        return f"comments due {day.isoformat()}"
+    return f"{kind.replace('_', ' ')} {day.isoformat()}"

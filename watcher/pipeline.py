@@ -15,19 +15,21 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from watcher import health, metrics
 from watcher.db import repo
 from watcher.errors import FetchError, ParseError, Reason, WatcherError
 from watcher.fetch import Fetcher, backoff_delay
 from watcher.models import Alert, FetchResult, Item, Match
+from watcher.registry import stage as registry_stage
 from watcher.rules import RuleIndex
 from watcher.settings import Settings, SourceBase
-from watcher.sources import SOURCES
+from watcher.sources import Poll, collect
 
 log = structlog.get_logger("watcher.pipeline")
 # Only to find the parts of an amended text that are new; rules.quote_sentence does the quoting.
@@ -78,27 +80,21 @@ async def run_source(ctx: Context, source: SourceBase) -> SourceOutcome:
     loop = asyncio.get_running_loop()
     started = loop.time()
     state = await asyncio.to_thread(_read_state, ctx, source.name)
+    first_poll = state is None or state.last_success_at is None
     try:
-        result = await ctx.fetcher.fetch(
-            source.url,
-            timeout=ctx.settings.source_timeout(source),
-            etag=state.etag if state else None,
-            last_modified=state.last_modified if state else None,
-            previous_hash=state.body_hash if state else None,
-        )
-        items = [] if result.not_modified or result.unchanged else SOURCES[source.kind](result, source)
+        collected = await collect(source_poll(ctx, source, state, first_poll), source)
+        result, items = collected.result, collected.items
     except (FetchError, ParseError) as exc:
         failures = (state.consecutive_failures if state else 0) + 1
-        outcome = await asyncio.to_thread(_record_failure, ctx, source, exc, failures)
+        outcome = await asyncio.to_thread(_record_failure, ctx, source, exc, failures, state)
         return replace(outcome, elapsed=loop.time() - started)
     except Exception as exc:  # a bug in a parser must not stop the other sources
         log.exception("source.crashed", source=source.name)
         failures = (state.consecutive_failures if state else 0) + 1
         err = WatcherError(f"internal error: {exc.__class__.__name__}: {exc}", Reason.unknown)
-        outcome = await asyncio.to_thread(_record_failure, ctx, source, err, failures)
+        outcome = await asyncio.to_thread(_record_failure, ctx, source, err, failures, state)
         return replace(outcome, elapsed=loop.time() - started)
-    first_poll = state is None or state.last_success_at is None
-    outcome = await asyncio.to_thread(_store, ctx, source, result, items, first_poll)
+    outcome = await asyncio.to_thread(_store, ctx, source, result, items, first_poll, collected.cursor, state)
     if outcome.alerts:
         ctx.alerts_enqueued.set()
     return replace(outcome, elapsed=loop.time() - started)
@@ -109,19 +105,60 @@ def _read_state(ctx: Context, name: str) -> repo.SourceHealth | None:
         return repo.source_health(session, [name]).get(name)
 
 
+def source_poll(ctx: Context, source: SourceBase, state: repo.SourceHealth | None, first_poll: bool) -> Poll:
+    """What the source's kind gets to fetch with: validators, cursor, which items are stored."""
+
+    async def known(keys: list[str]) -> dict[str, str]:
+        def query() -> dict[str, str]:
+            with ctx.sessions() as session:
+                return repo.known_item_keys(session, source.name, keys)
+
+        return await asyncio.to_thread(query)
+
+    now = ctx.clock()
+    return Poll(
+        fetcher=ctx.fetcher, timeout=ctx.settings.source_timeout(source), now=now,
+        etag=state.etag if state else None, last_modified=state.last_modified if state else None,
+        previous_hash=state.body_hash if state else None, cursor=state.cursor if state else None,
+        quiet_before=_backfill_cutoff(ctx, now, first_poll), known=known,
+    )  # fmt: skip
+
+
+def _health_check(
+    ctx: Context, session: Session, source: SourceBase, state: repo.SourceHealth | None, now: dt.datetime,
+    error: WatcherError | None = None, new_items: int = 0,
+) -> int:  # fmt: skip
+    """Tell ops once when a source goes blind and once when it is back (same transaction)."""
+    rules = health.policy(ctx.settings, source)
+    if error is not None:
+        verdict = health.after_failure(source, state, now, error.reason.value, error.message, rules)
+    else:
+        verdict = health.after_success(source, state, now, new_items, rules)
+    if verdict.open_alert != (state.health_alert if state else None):
+        repo.set_health_alert(session, source.name, verdict.open_alert)
+    return repo.enqueue(session, [(a, None) for a in verdict.alerts], now)
+
+
 def _store(
-    ctx: Context, source: SourceBase, result: FetchResult, items: list[Item], first_poll: bool
-) -> SourceOutcome:
+    ctx: Context, source: SourceBase, result: FetchResult, items: list[Item], first_poll: bool,
+    cursor: str | None = None, state: repo.SourceHealth | None = None,
+) -> SourceOutcome:  # fmt: skip
     """One transaction: items, their alerts (the outbox) and the source's state."""
     now = ctx.clock()
     next_due = now + dt.timedelta(seconds=ctx.settings.source_interval(source))
     with ctx.sessions() as session, session.begin():
         changes = repo.store_items(session, items, now)
-        alerts = route(changes, ctx.rules, ctx.settings, quiet_before=_backfill_cutoff(ctx, now, first_poll))
+        matches = {c.item_id: ctx.rules.match(c.item) for c in changes}
+        findings = registry_stage.reconcile_changes(session, source, changes, matches, now)
+        quiet_before = _backfill_cutoff(ctx, now, first_poll)
+        alerts = route(changes, matches, findings, ctx.rules, ctx.settings, quiet_before)
         enqueued = repo.enqueue(session, alerts, now)
         new = sum(1 for c in changes if c.kind == "new")
-        repo.record_fetch_success(session, source.name, ctx.owner, result, now, next_due, new_items=new)
+        repo.record_fetch_success(session, source.name, ctx.owner, result, now, next_due, new_items=new, cursor=cursor)
+        if _health_check(ctx, session, source, state, now, new_items=new):
+            ctx.alerts_enqueued.set()
     status = "not_modified" if result.not_modified else "unchanged" if result.unchanged else "fetched"
+    metrics.observe_routed(alerts, enqueued)
     log.info("source.polled", source=source.name, status=status, items=len(items), new=new,
              updated=len(changes) - new, alerts=enqueued)  # fmt: skip
     return SourceOutcome(source.name, status, len(items), new, len(changes) - new, enqueued)
@@ -135,7 +172,7 @@ def _backfill_cutoff(ctx: Context, now: dt.datetime, first_poll: bool) -> dt.dat
 
 
 def _record_failure(
-    ctx: Context, source: SourceBase, exc: WatcherError, failures: int
+    ctx: Context, source: SourceBase, exc: WatcherError, failures: int, state: repo.SourceHealth | None = None
 ) -> SourceOutcome:
     now = ctx.clock()
     interval = ctx.settings.source_interval(source)
@@ -149,25 +186,41 @@ def _record_failure(
         repo.record_fetch_failure(
             session, source.name, ctx.owner, exc.message, exc.reason.value, now, now + dt.timedelta(seconds=delay)
         )
+        told = _health_check(ctx, session, source, state, now, error=exc)
+    if told:
+        ctx.alerts_enqueued.set()
     log.warning("source.failed", source=source.name, reason=exc.reason.value, error=exc.message,
                 failures=failures, retry_in=round(delay))  # fmt: skip
     return SourceOutcome(source.name, "failed", error=exc.message, reason=exc.reason.value)
 
 
 def route(
-    changes: Sequence[repo.ItemChange], rules: RuleIndex, settings: Settings, quiet_before: dt.datetime | None = None
+    changes: Sequence[repo.ItemChange],
+    matches: Mapping[int, Sequence[Match]],
+    findings: Mapping[int, Sequence[registry_stage.NewFinding]],
+    rules: RuleIndex,
+    settings: Settings,
+    quiet_before: dt.datetime | None = None,
 ) -> list[tuple[Alert, int | None]]:
-    """New or updated items that match a rule become one alert per (rule, channel)."""
+    """Each new or updated item gets one alert per channel: a finding alert when it changes the
+    registry (naming the measure and the change), else a rule alert for each matching rule."""
     out: list[tuple[Alert, int | None]] = []
     for change in changes:
         item = change.item
         if quiet_before and item.published and item.published < quiet_before:
             continue
-        for match in rules.match(item):
+        item_findings = findings.get(change.item_id, ())
+        covered = set()
+        for alert in registry_stage.finding_alerts(item, item_findings, matches.get(change.item_id, ()), settings):
+            out.append((alert, change.item_id))
+            covered.add(alert.channel)
+        deadlines = registry_stage.unlinked_deadlines(item_findings)
+        for match in matches.get(change.item_id, ()):
             if change.previous_text is not None:
                 match = _quote_what_changed(rules, change, match)
             for channel in match.channels:
-                out.append((make_alert(item, change.kind, match, channel), change.item_id))
+                if channel not in covered:
+                    out.append((make_alert(item, change.kind, match, channel, deadlines), change.item_id))
     return out
 
 
@@ -186,7 +239,7 @@ def _quote_what_changed(rules: RuleIndex, change: repo.ItemChange, match: Match)
     return match
 
 
-def make_alert(item: Item, change: str, match: Match, channel: str) -> Alert:
+def make_alert(item: Item, change: str, match: Match, channel: str, deadlines: str = "") -> Alert:
     kind = "new" if change == "new" else f"update:{item.content_hash[:12]}"
     dedup_key = f"{match.rule}|{item.source}|{repo.key_hash(item.key)[:20]}|{kind}"
     return Alert(
@@ -200,4 +253,5 @@ def make_alert(item: Item, change: str, match: Match, channel: str) -> Alert:
         phrases=match.phrases,
         sentence=match.sentence,
         published=item.published,
+        extra={"deadlines": deadlines} if deadlines else {},
     )

@@ -2,7 +2,9 @@
 (due sources, due alerts), so several replicas can share one PostgreSQL.
 
 Jobs: `poll` claims due sources and starts them; `deliver` drains the outbox (also woken at once
-when a poll enqueued alerts); `housekeeping` applies retention. SIGHUP reloads the config,
+when a poll enqueued alerts); `housekeeping` applies retention, on the leader replica only
+(a PostgreSQL advisory lock, `db.locks.Leader`); `reminders` enqueues the milestone reminders
+that are due (on every replica: the outbox dedups them). SIGHUP reloads the config,
 SIGTERM/SIGINT finish in-flight work and exit.
 """
 
@@ -12,19 +14,27 @@ import asyncio
 import datetime as dt
 import signal
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from watcher import metrics
 from watcher import settings as settings_mod
 from watcher.db import repo
+from watcher.db.engine import normalise_url
+from watcher.db.locks import Leader
 from watcher.errors import ConfigError
 from watcher.pipeline import Context, run_source
 from watcher.runtime import build_context, close_context
 
+if TYPE_CHECKING:
+    from watcher.web import HttpServer
+
 log = structlog.get_logger("watcher.scheduler")
 POLL_TICK = 1.0  # seconds between looks for due sources
 SHUTDOWN_GRACE = 8.0
+REMINDER_TICK = 15 * 60.0  # reminders are due at a minute of the day; a quarter hour late is fine
 
 
 class Service:
@@ -38,18 +48,42 @@ class Service:
         self.stopping = asyncio.Event()
         self.scheduler = AsyncIOScheduler(timezone=dt.UTC)
         self._deliver_lock = asyncio.Lock()  # one drain at a time; stop() waits for it
+        self.http: HttpServer | None = None
+        self.leader: Leader | None = None  # housekeeping runs on one replica only
+
+    @property
+    def running(self) -> bool:
+        """Taking work: started and not stopping (`/readyz`)."""
+        return self.scheduler.running and not self.stopping.is_set()
 
     async def start(self) -> None:
-        self.ctx = await build_context(self._load(self.config_path))
+        settings = self._load(self.config_path)
+        self._serve_http(settings)  # first: /healthz answers while migrations run
+        self.ctx = await build_context(settings)
+        self.leader = Leader(normalise_url(settings.database))
+        metrics.set_replica(self.ctx.owner)
         opts = dict(max_instances=1, coalesce=True, misfire_grace_time=None)
         self.scheduler.add_job(self.poll_due, "interval", seconds=POLL_TICK, id="poll", **opts)
         interval = self.ctx.settings.delivery.interval
         self.scheduler.add_job(self.deliver, "interval", seconds=interval, id="deliver", **opts)
         hk = self.ctx.settings.housekeeping.interval
         self.scheduler.add_job(self.housekeeping, "interval", seconds=hk, id="housekeeping", **opts)
+        self.scheduler.add_job(self.remind, "interval", seconds=REMINDER_TICK, id="reminders",
+                               next_run_time=dt.datetime.now(dt.UTC), **opts)  # fmt: skip
         self.scheduler.start()
+        metrics.SCHEDULER_RUNNING.set(1)
         self._wake_task = asyncio.create_task(self._deliver_when_enqueued())
         log.info("service.started", sources=len(self.ctx.settings.sources), owner=self.ctx.owner)
+
+    def _serve_http(self, settings: settings_mod.Settings) -> None:
+        from watcher.web import HttpServer, create_app
+
+        try:
+            self.http = HttpServer(create_app(self), settings.http.host, settings.http.port)
+        except OSError as exc:
+            log.error("http.bind_failed", host=settings.http.host, port=settings.http.port, error=str(exc))
+            raise SystemExit(1) from None
+        self.http.start()
 
     async def poll_due(self) -> None:
         """Claim the sources that are due and start each in its own task."""
@@ -61,17 +95,20 @@ class Service:
             return
         claimed = await asyncio.to_thread(self._claim_due, ctx, list(enabled))
         for name in claimed:
-            task = asyncio.create_task(run_source(ctx, enabled[name]), name=f"source:{name}")
+            task = asyncio.create_task(self._poll(ctx, enabled[name]), name=f"source:{name}")
             self.inflight.add(task)
             task.add_done_callback(self.inflight.discard)
+
+    @staticmethod
+    async def _poll(ctx: Context, source: settings_mod.SourceBase) -> None:
+        metrics.observe_poll(await run_source(ctx, source))
 
     @staticmethod
     def _claim_due(ctx: Context, names: list[str]) -> list[str]:
         now = ctx.clock()
         with ctx.sessions() as session, session.begin():
             due = repo.due_source_names(session, now, names, limit=500)
-            lease = max(ctx.settings.defaults.timeout, 30.0) * 2 + 60
-            return repo.claim_sources(session, due, ctx.owner, now, lease)
+            return repo.claim_sources(session, due, ctx.owner, now, ctx.settings.lease)
 
     async def deliver(self) -> None:
         from watcher.deliver import deliver_due
@@ -91,7 +128,7 @@ class Service:
 
     async def housekeeping(self) -> None:
         ctx = self.ctx
-        if ctx is None:
+        if ctx is None or self.leader is None or not await asyncio.to_thread(self.leader.acquire):
             return
         hk = ctx.settings.housekeeping
         now = ctx.clock()
@@ -104,6 +141,28 @@ class Service:
 
         items, attempts = await asyncio.to_thread(work)
         log.info("housekeeping.done", items_deleted=items, attempts_deleted=attempts)
+
+    async def remind(self) -> None:
+        """Enqueue the milestone reminders that are due. Every replica may run it: the outbox's
+        unique (dedup key, channel) keeps each reminder to one message."""
+        from watcher.registry.reminders import send_reminders
+
+        ctx = self.ctx
+        if ctx is None or self.stopping.is_set() or not ctx.settings.reminders.enabled:
+            return
+
+        def work() -> int:
+            with ctx.sessions() as session, session.begin():
+                return send_reminders(session, ctx.settings, ctx.clock())
+
+        try:
+            enqueued = await asyncio.to_thread(work)
+        except Exception as exc:  # a database hiccup: the next tick tries again
+            log.error("reminders.failed", error=str(exc), reason=exc.__class__.__name__)
+            return
+        if enqueued:
+            log.info("reminders.enqueued", alerts=enqueued)
+            ctx.alerts_enqueued.set()
 
     async def reload(self) -> None:
         """SIGHUP: build a new context from the file; on any error keep running on the old one."""
@@ -124,6 +183,7 @@ class Service:
         """Stop taking work, let in-flight polls finish (bounded), release leases, close."""
         self.stopping.set()
         self.scheduler.shutdown(wait=False)
+        metrics.SCHEDULER_RUNNING.set(0)
         self._wake_task.cancel()
         if self.inflight:
             await asyncio.wait(list(self.inflight), timeout=SHUTDOWN_GRACE)
@@ -138,6 +198,11 @@ class Service:
                     repo.release_sources(session, ctx.owner)
                     repo.release_alerts(session, ctx.owner)
             await asyncio.to_thread(release)
+        if self.leader is not None:
+            await asyncio.to_thread(self.leader.dispose)
+        if self.http is not None:
+            await self.http.stop()
+        if ctx is not None:
             await close_context(ctx)
         log.info("service.stopped")
 

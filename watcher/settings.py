@@ -18,6 +18,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from watcher.errors import ConfigError
@@ -61,6 +62,8 @@ class Defaults(Strict):
     timeout: Duration = 30.0
     channels: list[str] = []
     backfill: Duration = 7 * 86400.0  # first poll of a source: older entries are stored, not alerted
+    health_after: Duration = 6 * 3600.0  # a source failing this long gets one ops alert (and one on recovery)
+    silent_after: Duration | None = None  # no new item for this long: one ops alert (None: never)
 
 
 class FetchSettings(Strict):
@@ -88,6 +91,22 @@ class Housekeeping(Strict):
     interval: Duration = 3600.0
 
 
+class Reminders(Strict):
+    """Reminders before each upcoming milestone, once per offset, at `at` in the milestone's zone."""
+
+    offsets: list[int] = Field(default_factory=lambda: [30, 7, 1, 0])
+    at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    tz: str = "UTC"  # for milestones that have no zone of their own
+    enabled: bool = True
+
+    @field_validator("offsets")
+    @classmethod
+    def _non_negative(cls, v: list[int]) -> list[int]:
+        if any(d < 0 for d in v):
+            raise ValueError("offsets are days before the milestone: 0 or more")
+        return sorted(set(v), reverse=True)
+
+
 class SourceBase(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: str
@@ -96,6 +115,8 @@ class SourceBase(Strict):
     tags: list[str] = []
     enabled: bool = True
     trusted: bool = False
+    health_after: Duration | None = None  # else defaults.health_after
+    silent_after: Duration | None = None  # else defaults.silent_after
 
     @field_validator("url")
     @classmethod
@@ -111,10 +132,80 @@ class FeedSource(SourceBase):
     kind: Literal["feed"]
 
 
+class FederalRegisterSource(SourceBase):
+    """Documents of the Federal Register API (JSON), optionally with its Public Inspection desk.
+
+    `url` is the API base, so tests and mirrors can point elsewhere. Every condition narrows the
+    query; `agencies` are the API's slugs (`industry-and-security-bureau`), `cfr` is `15 CFR 744`.
+    """
+
+    kind: Literal["federal_register"]
+    url: str = "https://www.federalregister.gov/api/v1"
+    agencies: list[str] = []
+    document_types: list[Literal["RULE", "PRORULE", "NOTICE", "PRESDOCU"]] = []
+    term: str | None = None
+    cfr: str | None = Field(None, pattern=r"^\s*\d+\s*CFR\s*\d+[A-Za-z0-9.]*\s*$")
+    public_inspection: bool = True
+    per_page: int = Field(100, ge=1, le=1000)
+    max_pages: int = Field(10, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _narrowed(self) -> FederalRegisterSource:
+        if not (self.agencies or self.term or self.cfr or self.document_types):
+            raise ValueError("a federal_register source needs agencies, document_types, term or cfr")
+        return self
+
+
+class Selectors(Strict):
+    """CSS selectors of a list page: `item` picks each notice; the others look inside it."""
+
+    item: str
+    link: str = "a[href]"
+    title: str | None = None  # else the link's text (or its title attribute when that is longer)
+    date: str | None = None  # else the first date written in the item
+
+    @field_validator("item", "link", "title", "date")
+    @classmethod
+    def _css(cls, v: str | None) -> str | None:
+        if v is not None:
+            from selectolax.lexbor import LexborHTMLParser
+
+            try:
+                LexborHTMLParser("<p></p>").css(v)
+            except Exception as exc:  # lexbor raises several types for a bad selector
+                raise ValueError(f"invalid CSS selector {v!r} ({exc})") from None
+        return v
+
+
+class HtmlListSource(SourceBase):
+    """An official list page without a feed (MOFCOM announcements, CBP CSMS): notices are links
+    beside dates, found by `selectors` or, without them, on their own; each new one is followed
+    once for its text."""
+
+    kind: Literal["html_list"]
+    selectors: Selectors | None = None
+    json_path: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")  # e.g. data.html
+    follow: bool = True
+    max_follow: int = Field(20, ge=0)  # articles fetched per poll; the rest wait for the next poll
+    min_delay: Duration = 1.0  # between two requests to the same host
+    tz: str = "UTC"  # zone of dates written without one (Asia/Shanghai for MOFCOM)
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Shanghai)") from None
+        return v
+
+
 # One member per source kind; sources/__init__.py maps the same kinds to their parsers
-# (tests/test_sources.py checks that the two agree).
-SourceConfig = Annotated[FeedSource, Field(discriminator="kind")]
-SOURCE_KINDS = ("feed",)
+# (tests/test_cli.py checks that the two agree).
+SourceConfig = Annotated[FeedSource | FederalRegisterSource | HtmlListSource, Field(discriminator="kind")]
+SOURCE_KINDS = ("feed", "federal_register", "html_list")
 
 
 class Rule(Strict):
@@ -142,6 +233,9 @@ class Channel(Strict):
 class Settings(Strict):
     database: str = "sqlite:///var/watcher.db"
     allow_private_networks: bool = False
+    # How long a claimed source or alert stays taken; renewed every third of it while the work
+    # runs, so a replica that dies loses its work to another replica at most this long after.
+    lease: Duration = Field(60.0, ge=3.0)
     http: HttpSettings = HttpSettings()
     defaults: Defaults = Defaults()
     fetch: FetchSettings = FetchSettings()
@@ -151,11 +245,18 @@ class Settings(Strict):
     rules: list[Rule] = []
     channels: list[Channel] = []
     registry: str | None = None
+    reminders: Reminders = Reminders()
     _path: Path | None = PrivateAttr(None)
+    _measures: list[Any] = PrivateAttr(default_factory=list)
 
     @property
     def path(self) -> Path | None:
         return self._path
+
+    @property
+    def measures(self) -> list[Any]:
+        """The measures of the registry file (`registry:`), as loaded and validated with the config."""
+        return list(self._measures)
 
     def registry_path(self) -> Path | None:
         if not self.registry:
@@ -215,12 +316,18 @@ def load(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None 
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_first_error(exc), shown) from None
+        raise ConfigError(format_validation_error(exc), shown) from None
     problems = check_references(settings)
     if problems:
         where, why = problems[0]
         raise ConfigError(why, shown, where)
     settings._path = file.resolve()
+    registry = settings.registry_path()
+    if registry is not None:  # validated with the config, so check-config and run catch its errors
+        from watcher.registry.file import load_file
+
+        shown_registry = Path(os.path.relpath(registry)) if not Path(shown).is_absolute() else registry
+        settings._measures = load_file(shown_registry, {c.name for c in settings.channels} | {CONSOLE})
     return settings
 
 
@@ -252,10 +359,9 @@ def _substitute(node: Any, env: dict[str, str], file: str, where: str) -> Any:
 def _apply_overrides(raw: dict[str, Any], env: dict[str, str], file: str) -> None:
     if env.get("WATCHER_DATABASE_URL"):
         raw["database"] = env["WATCHER_DATABASE_URL"]
-    if env.get("WATCHER_HTTP_PORT"):
-        http = dict(raw.get("http") or {})
-        http["port"] = env["WATCHER_HTTP_PORT"]
-        raw["http"] = http
+    for key in ("host", "port"):  # WATCHER_HTTP_HOST=0.0.0.0 in a container
+        if env.get(f"WATCHER_HTTP_{key.upper()}"):
+            raw["http"] = {**(raw.get("http") or {}), key: env[f"WATCHER_HTTP_{key.upper()}"]}
     flag = env.get("WATCHER_ALLOW_PRIVATE_NETWORKS")
     if flag:
         if flag.lower() not in {"1", "true", "yes", "0", "false", "no"}:
@@ -279,7 +385,8 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _first_error(exc: ValidationError) -> str:
+def format_validation_error(exc: ValidationError) -> str:
+    """The first pydantic error as `key.path: reason` (also used for the registry file)."""
     err = exc.errors(include_url=False)[0]
     where = _format_loc(tuple(err["loc"]))
     msg = err["msg"]

@@ -38,7 +38,8 @@ def make_engine(url: str) -> Engine:
             f"unsupported database {parsed.get_backend_name()!r} (use sqlite:/// or postgresql://)",
             path="database",
         )
-    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True)
+    # connect_timeout: an unreachable server fails a probe or a claim in seconds, not minutes
+    return create_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, connect_args={"connect_timeout": 10})
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -64,10 +65,13 @@ def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations (`watcher db upgrade`, and at start)."""
+    """Apply migrations (`watcher db upgrade`, and at start), one replica at a time."""
     from alembic import command
 
-    command.upgrade(_alembic_config(engine), revision)
+    from watcher.db.locks import migration_lock
+
+    with migration_lock(engine):
+        command.upgrade(_alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -36,13 +36,17 @@ class SourceHealth:
     consecutive_failures: int
     next_due_at: dt.datetime
     items_total: int
+    cursor: str | None = None
+    failing_since: dt.datetime | None = None
+    last_new_at: dt.datetime | None = None
+    health_alert: str | None = None  # dedup key of the ops alert still open for this source
 
 
 def _health(row: SourceState) -> SourceHealth:
     return SourceHealth(
         row.name, row.url, row.etag, row.last_modified, row.body_hash, row.last_polled_at,
         row.last_success_at, row.last_error, row.last_error_reason, row.consecutive_failures,
-        row.next_due_at, row.items_total,
+        row.next_due_at, row.items_total, row.cursor, row.failing_since, row.last_new_at, row.health_alert,
     )  # fmt: skip
 
 
@@ -110,20 +114,27 @@ def due_source_names(
         .where(or_(SourceState.lease_expires_at.is_(None), SourceState.lease_expires_at <= now))
         .order_by(SourceState.next_due_at)
         .limit(limit)
+        # PostgreSQL: rows another replica is claiming right now are skipped, not waited for
+        # (claim_sources' conditional UPDATE stays the guard; SQLite renders no FOR UPDATE).
+        .with_for_update(skip_locked=True)
     )
     return list(session.scalars(query))
 
 
 def record_fetch_success(
     session: Session, name: str, owner: str, result: FetchResult | None, now: dt.datetime,
-    next_due: dt.datetime, new_items: int = 0,
+    next_due: dt.datetime, new_items: int = 0, cursor: str | None = None,
 ) -> None:  # fmt: skip
-    """Reset the error counter, keep the validators, release the lease."""
+    """Reset the error counter, keep the validators (and the kind's `cursor`), release the lease."""
     values: dict[str, object] = dict(
         last_polled_at=now, last_success_at=now, consecutive_failures=0, last_error=None,
         last_error_reason=None, next_due_at=next_due, lease_owner=None, lease_expires_at=None,
-        items_total=SourceState.items_total + new_items,
+        items_total=SourceState.items_total + new_items, failing_since=None,
     )  # fmt: skip
+    if new_items:
+        values["last_new_at"] = now
+    if cursor is not None:
+        values["cursor"] = cursor
     if result is not None:
         values.update(etag=result.etag, last_modified=result.last_modified)
         if not result.not_modified:
@@ -156,11 +167,34 @@ def record_fetch_failure(
             lease_expires_at=None,
         )  # fmt: skip
     )
+    session.execute(  # the streak's first failure
+        update(SourceState)
+        .where(SourceState.name == name, SourceState.failing_since.is_(None))
+        .values(failing_since=now)
+    )
+
+
+def set_health_alert(session: Session, name: str, dedup_key: str | None) -> None:
+    """Remember (or clear) the ops alert open for a source, so that its recovery is told once."""
+    session.execute(update(SourceState).where(SourceState.name == name).values(health_alert=dedup_key))
 
 
 def _owned(owner: str):  # type: ignore[no-untyped-def]
     # A lease that expired and was taken by another replica is not ours to write any more.
     return or_(SourceState.lease_owner == owner, SourceState.lease_owner.is_(None))
+
+
+def renew_leases(session: Session, owner: str, now: dt.datetime, lease: float) -> tuple[int, int]:
+    """Push out the expiry of every source and alert `owner` holds (work still in progress).
+    Returns how many sources and alerts."""
+    until = now + dt.timedelta(seconds=lease)
+    sources = session.execute(
+        update(SourceState).where(SourceState.lease_owner == owner).values(lease_expires_at=until)
+    )
+    alerts = session.execute(
+        update(AlertRow).where(AlertRow.claimed_by == owner, AlertRow.status == "pending").values(claimed_until=until)
+    )
+    return sources.rowcount or 0, alerts.rowcount or 0
 
 
 def release_sources(session: Session, owner: str) -> None:
@@ -228,6 +262,19 @@ def store_items(session: Session, items: Sequence[Item], now: dt.datetime) -> li
             row.version += 1
             changes.append(ItemChange(item, row.id, "update", previous))
     return changes
+
+
+def known_item_keys(session: Session, source: str, keys: Sequence[str]) -> dict[str, str]:
+    """Which of these item keys `source` has stored, with their content hash (key → hash)."""
+    by_hash = {key_hash(k): k for k in keys}
+    if not by_hash:
+        return {}
+    rows = session.execute(
+        select(ItemRow.key_hash, ItemRow.content_hash).where(
+            ItemRow.source == source, ItemRow.key_hash.in_(list(by_hash))
+        )
+    )
+    return {by_hash[kh]: content_hash for kh, content_hash in rows}
 
 
 def count_items(session: Session, source: str | None = None) -> int:
@@ -333,9 +380,8 @@ def claim_alerts(
         query = query.where(AlertRow.id.in_(list(ids)))
     elif not ignore_backoff:
         query = query.where(AlertRow.next_attempt_at <= now)
-    candidates = list(
-        session.scalars(query.order_by(AlertRow.next_attempt_at, AlertRow.id).limit(limit))
-    )
+    query = query.order_by(AlertRow.next_attempt_at, AlertRow.id).limit(limit)
+    candidates = list(session.scalars(query.with_for_update(skip_locked=True)))  # as due_source_names
     until = now + dt.timedelta(seconds=lease)
     claimed = []
     for alert_id in candidates:
@@ -414,3 +460,8 @@ def delete_old_attempts(session: Session, before: dt.datetime) -> int:
         )
     )
     return res.rowcount or 0
+
+
+def oldest_pending_alert(session: Session) -> dt.datetime | None:
+    """When the oldest alert still waiting to be sent was enqueued (metrics: outbox age)."""
+    return session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "pending"))

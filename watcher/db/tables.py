@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -66,6 +67,11 @@ class SourceState(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     items_total: Mapped[int] = mapped_column(Integer, default=0)
+    # Source kinds and health (revision 0003_sources)
+    cursor: Mapped[str | None] = mapped_column(Text)  # a kind's bookmark (Federal Register: newest date)
+    failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # first failure of the streak
+    last_new_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # when a poll last found new items
+    health_alert: Mapped[str | None] = mapped_column(String(400))  # dedup key of the open ops alert
 
 
 class ItemRow(Base):
@@ -130,3 +136,105 @@ class DeliveryAttempt(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration: Mapped[float] = mapped_column(Float, default=0.0)
     worker: Mapped[str | None] = mapped_column(String(200))
+
+
+class MeasureRow(Base):
+    """A measure of the deadline registry. `file_digest` is the hash of its entry in the registry
+    file when last imported: an unchanged entry is not re-applied over newer accepted findings."""
+
+    __tablename__ = "measures"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    jurisdiction: Mapped[str] = mapped_column(String(40), default="")
+    authority: Mapped[str] = mapped_column(String(200), default="")
+    reference: Mapped[str] = mapped_column(Text, default="")
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="announced")
+    channels: Mapped[list[str] | None] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text, default="")
+    file_digest: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class MilestoneRow(Base):
+    """A dated step of a measure; `uid` and `sequence` make calendar updates replace, not duplicate."""
+
+    __tablename__ = "milestones"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    measure_id: Mapped[str] = mapped_column(ForeignKey("measures.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    date: Mapped[dt.date] = mapped_column(Date)
+    time: Mapped[str | None] = mapped_column(String(10))
+    tz: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="active")
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class HistoryRow(Base):
+    """Every change to the registry: when, by whom or by which item, before, after, evidence."""
+
+    __tablename__ = "measure_history"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    measure_id: Mapped[str] = mapped_column(String(200), index=True)  # no FK: history outlives a measure
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(Text, default="")
+    finding_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class FindingRow(Base):
+    """A proposed change to the registry, made by a notice; `dedup_key` names the claim."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(400), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    measure_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    milestone_uid: Mapped[str | None] = mapped_column(String(200))
+    event_kind: Mapped[str] = mapped_column(String(40))
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    event_time: Mapped[str | None] = mapped_column(String(10))
+    event_tz: Mapped[str | None] = mapped_column(String(64))
+    old_kind: Mapped[str | None] = mapped_column(String(40))
+    old_date: Mapped[dt.date | None] = mapped_column(Date)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    link: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(200), default="")
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    item_title: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="proposed", index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class FindingEvidenceRow(Base):
+    """Each notice that made the same claim: the first, then its corroborations."""
+
+    __tablename__ = "finding_evidence"
+    __table_args__ = (UniqueConstraint("finding_id", "link", name="uq_finding_evidence_link"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(200), default="")
+    link: Mapped[str] = mapped_column(String(1000), default="")
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,17 +1,127 @@
 """Source kinds: a config `kind` picks a parser from this plain dict, one module per kind.
 
 A source turns a `FetchResult` into `Item`s: `parse(result, source_config) -> list[Item]`, pure.
+Kinds that need more than the one conditional GET of `source.url` (following each new article of
+a list page, paginating an API) also have a collector in `COLLECTORS`:
+`async collect(poll, source) -> Collected`, which fetches through `poll` and keeps its parsing in
+pure functions. `collect()` below is what the pipeline (and `watcher sources test`) calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import datetime as dt
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from watcher.models import FetchResult, Item
-from watcher.sources import feed
+from watcher.sources import federal_register, feed, html_list
 
-Parser = Callable[[FetchResult, object], list[Item]]
+if TYPE_CHECKING:
+    from watcher.fetch import Fetcher
+
+Parser = Callable[[FetchResult, Any], list[Item]]
+# Which of these item keys are stored already, and with which content hash.
+Known = Callable[[list[str]], Awaitable[dict[str, str]]]
+
+
+async def nothing_known(keys: list[str]) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Poll:
+    """What one poll of a source needs besides its config: the HTTP client, the source's stored
+    state (validators, cursor) and a way to ask which items are stored already."""
+
+    fetcher: Fetcher
+    timeout: float
+    now: dt.datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    previous_hash: str | None = None
+    cursor: str | None = None  # a kind's own bookmark, e.g. the newest publication date seen
+    quiet_before: dt.datetime | None = None  # first poll: older items are history (not followed)
+    known: Known = nothing_known
+
+    async def fetch(
+        self, url: str, *, conditional: bool = False, accept: str | None = None, min_delay: float | None = None
+    ) -> FetchResult:
+        """GET `url` (conditionally with the stored validators); with `min_delay`, politely: one
+        request at a time per host and at least `min_delay` seconds between two of them."""
+        validators: dict[str, Any] = {}
+        if conditional:
+            validators = dict(etag=self.etag, last_modified=self.last_modified, previous_hash=self.previous_hash)
+        if min_delay is None:
+            return await self.fetcher.fetch(url, timeout=self.timeout, accept=accept, **validators)
+        async with _pace(self.fetcher, url, min_delay):
+            return await self.fetcher.fetch(url, timeout=self.timeout, accept=accept, **validators)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What one poll of a source produced: its main fetch (for validators and status), the items,
+    and the kind's new cursor (None: keep the stored one)."""
+
+    result: FetchResult
+    items: list[Item] = field(default_factory=list)
+    cursor: str | None = None
+
+
+Collector = Callable[[Poll, Any], Awaitable[Collected]]
 
 SOURCES: dict[str, Parser] = {
     "feed": feed.parse,
+    "federal_register": federal_register.parse,
+    "html_list": html_list.parse,
 }
+
+COLLECTORS: dict[str, Collector] = {
+    "federal_register": federal_register.collect,
+    "html_list": html_list.collect,
+}
+
+
+async def collect(poll: Poll, source: Any) -> Collected:
+    """Everything one poll of `source` yields: its kind's collector, else a conditional GET of
+    `source.url` parsed by its kind's parser."""
+    collector = COLLECTORS.get(source.kind)
+    if collector is not None:
+        return await collector(poll, source)
+    result = await poll.fetch(source.url, conditional=True)
+    items = [] if result.not_modified or result.unchanged else SOURCES[source.kind](result, source)
+    return Collected(result, items)
+
+
+class _HostPace:
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.last = float("-inf")
+
+
+# Per fetcher (one per running configuration), per host: shared by every source on that host.
+_paces: weakref.WeakKeyDictionary[Any, dict[str, _HostPace]] = weakref.WeakKeyDictionary()
+
+
+class _pace:
+    """Hold `host`'s turn: wait for the request before it, then `min_delay` after it ended."""
+
+    def __init__(self, fetcher: Any, url: str, min_delay: float) -> None:
+        from urllib.parse import urlsplit
+
+        host = (urlsplit(url).hostname or "").lower()
+        self.pace = _paces.setdefault(fetcher, {}).setdefault(host, _HostPace())
+        self.min_delay = min_delay
+
+    async def __aenter__(self) -> None:
+        await self.pace.lock.acquire()
+        loop = asyncio.get_running_loop()
+        wait = self.pace.last + self.min_delay - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.pace.last = asyncio.get_running_loop().time()
+        self.pace.lock.release()

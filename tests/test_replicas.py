@@ -1,0 +1,213 @@
+"""Three `watcher run` processes on one PostgreSQL: every source is polled about once per interval
+(never once per replica), every alert is delivered once, and when one replica is killed with
+SIGKILL the others take over its sources and deliveries within one lease period.
+
+Slow (about 40 s) and PostgreSQL only: `make test-replicas` runs it (`-m slow`), `make test` not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, text
+
+from tests.servers import Route, feed_xml
+
+pytestmark = pytest.mark.slow
+
+SOURCES = 30
+INTERVAL = 4.0
+LEASE = 6.0
+REPLICAS = 3
+NOW = dt.datetime.now(dt.UTC)
+
+
+class Feeds:
+    """30 feeds on the local server; each answer is timestamped (when, which source)."""
+
+    def __init__(self, server: Any):
+        self.server = server
+        self.fetches: dict[int, list[float]] = defaultdict(list)
+        self._lock = threading.Lock()
+        self.entries = 1
+
+    def publish(self, entries: int, delay: float) -> None:
+        self.entries = entries
+        for i in range(SOURCES):
+            self.server.set(f"/feed/{i}", Route(body=self._body(i), delay=delay))
+
+    def _body(self, i: int):  # type: ignore[no-untyped-def]
+        def render(_request: Any) -> bytes:
+            with self._lock:
+                self.fetches[i].append(time.monotonic())
+            return feed_xml([
+                {"guid": f"urn:{i}:{n}", "title": f"Rare earth notice {i}-{n}", "link": f"https://example.gov/{i}/{n}",
+                 "description": "Export controls on rare earth magnets.", "pubDate": NOW}
+                for n in range(1, self.entries + 1)
+            ])  # fmt: skip
+
+        return render
+
+    def between(self, start: float, end: float) -> dict[int, list[float]]:
+        with self._lock:
+            return {i: [t for t in ts if start <= t <= end] for i, ts in self.fetches.items()}
+
+
+def start_replica(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, WATCHER_LOG_FORMAT="json")
+    return subprocess.Popen([sys.executable, "-m", "watcher", "run", "--config", str(config)],
+                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)  # fmt: skip
+
+
+def log_events(log: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def fresh_pg(postgres_server_url: str) -> str:
+    engine = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return postgres_server_url
+
+
+def test_three_replicas_share_the_work_and_survive_a_sigkill(
+    tmp_path, fresh_pg, feed_server, webhook_sink, write_config
+):
+    feeds = Feeds(feed_server)
+    feeds.publish(entries=1, delay=0.2)
+    config = write_config({
+        "database": fresh_pg,
+        "allow_private_networks": True,
+        "lease": f"{LEASE}s",
+        "http": {"host": "127.0.0.1", "port": 0},
+        "defaults": {"interval": f"{INTERVAL}s", "timeout": "5s", "channels": ["hook"]},
+        "delivery": {"interval": "1s"},
+        "sources": [{"name": f"src-{i}", "kind": "feed", "url": feed_server.url(f"/feed/{i}")} for i in range(SOURCES)],
+        "rules": [{"name": "rare-earths", "any": ["rare earth"]}],
+        "channels": [{"name": "hook", "url": webhook_sink.url("/hook")}],
+    })  # fmt: skip
+    db = create_engine(fresh_pg)
+    logs = [tmp_path / f"replica-{n}.log" for n in range(REPLICAS)]
+    procs = [start_replica(config, log) for log in logs]  # together: the migration lock is exercised
+    try:
+        # Phase 1: all three replicas up, the first entry of every feed alerted once.
+        wait_until(lambda: all(any(e["event"] == "service.started" for e in log_events(p)) for p in logs),
+                   timeout=60, what="three replicas started")  # fmt: skip
+        started = time.monotonic()
+        webhook_sink.wait_for(SOURCES, timeout=30)
+
+        # Phase 2: a second entry everywhere, slower answers (so work is in flight), then SIGKILL
+        # replica 0 while it holds at least one source.
+        time.sleep(max(0.0, started + 8 - time.monotonic()))
+        feeds.publish(entries=2, delay=0.3)
+        victim = procs[0]
+        prefix = f"{socket.gethostname()}:{victim.pid}:%"
+
+        def held() -> tuple[list[str], list[int]]:
+            with db.connect() as conn:
+                sources = conn.execute(text("SELECT name FROM source_state WHERE lease_owner LIKE :p"), {"p": prefix})
+                alerts = conn.execute(text("SELECT id FROM alerts WHERE claimed_by LIKE :p AND status='pending'"), {"p": prefix})
+                return [r[0] for r in sources], [r[0] for r in alerts]
+
+        wait_until(lambda: held()[0], timeout=20, what="replica 0 to hold a source")
+        victim.send_signal(signal.SIGKILL)
+        killed_at_wall, killed_at = dt.datetime.now(dt.UTC), time.monotonic()
+        victim.wait(timeout=10)
+        orphan_sources, orphan_alerts = held()
+
+        # Its sources are claimed by the others within one lease period (seen every 50 ms).
+        takeover: dict[str, float] = {}
+
+        def taken_over() -> bool:
+            with db.connect() as conn:
+                rows = conn.execute(text("SELECT name, lease_owner, last_polled_at FROM source_state WHERE name = ANY(:n)"),
+                                    {"n": orphan_sources}).all()  # fmt: skip
+            for name, owner, polled in rows:
+                mine = owner is not None and owner.startswith(prefix[:-1])
+                if name not in takeover and ((owner and not mine) or (polled and polled > killed_at_wall)):
+                    takeover[name] = time.monotonic() - killed_at
+            return len(takeover) == len(orphan_sources)
+
+        wait_until(taken_over, timeout=LEASE * 3, what="the killed replica's sources to be claimed again")
+        webhook_sink.wait_for(2 * SOURCES, timeout=30)  # every second entry alerted, nothing lost
+        time.sleep(max(0.0, killed_at + 12 - time.monotonic()))
+        ended = time.monotonic()
+
+        port = next(e["port"] for e in log_events(logs[1]) if e["event"] == "http.listening")
+        scrape = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        for proc in procs[1:]:  # the survivors stop cleanly and in time
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs[1:]:
+            assert proc.wait(timeout=15) == 0
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    # Every alert exactly once. The one exception SIGKILL can make: an alert the victim had
+    # already sent but not yet recorded is sent again by its successor (at-least-once there).
+    titles: dict[str, int] = defaultdict(int)
+    for request in webhook_sink.requests:
+        titles[re.search(r"notice (\d+-\d+)", request.body["title"]).group(1)] += 1
+    expected = {f"{i}-{n}" for i in range(SOURCES) for n in (1, 2)}
+    assert set(titles) == expected, f"lost: {sorted(expected - set(titles))}"
+    duplicates = sum(n - 1 for n in titles.values())
+    assert duplicates <= len(orphan_alerts), titles
+
+    # Each source fetched about once per interval, never once per replica.
+    window = feeds.between(started, ended)
+    seconds = ended - started
+    counts = [len(ts) for ts in window.values()]
+    gaps = [b - a for ts in window.values() for a, b in zip(ts, ts[1:], strict=False)]
+    assert max(counts) <= seconds / INTERVAL + 1, counts
+    assert min(gaps) >= INTERVAL - 0.5, f"a source was fetched twice within {min(gaps):.2f}s"
+    assert max(takeover.values()) <= LEASE + 3, takeover
+
+    pending = [s for f in text_string_to_metric_families(scrape) for s in f.samples
+               if s.name == "watcher_outbox_alerts" and s.labels == {"status": "pending"}]  # fmt: skip
+    assert pending and pending[0].value == 0
+    figures = {
+        "seconds": round(seconds, 1),
+        "fetches_per_source": {"min": min(counts), "max": max(counts), "per_interval": round(sum(counts) / len(counts) / (seconds / INTERVAL), 2)},
+        "min_gap_s": round(min(gaps), 2),
+        "alerts": len(expected), "webhook_requests": len(webhook_sink.requests), "duplicates": duplicates,
+        "orphans": {"sources": len(orphan_sources), "alerts": len(orphan_alerts)},
+        "takeover_s": {"max": round(max(takeover.values()), 2), "min": round(min(takeover.values()), 2)},
+    }  # fmt: skip
+    print("replica figures:", json.dumps(figures))
+    db.dispose()

@@ -1,0 +1,189 @@
+"""The registry file (`registry:` in the config, e.g. config/deadlines.yaml): a public contract.
+
+    measures:
+      - id: cn-mofcom-2025-rare-earth
+        title: MOFCOM rare-earth export controls of 9 October 2025
+        jurisdiction: CN
+        authority: MOFCOM
+        reference: MOFCOM Announcement No. 61 of 2025
+        aliases: ["rare earth export controls", "稀土出口管制"]
+        tags: [rare-earths, export-controls]
+        status: announced
+        milestones:
+          - {kind: effective, date: 2025-12-01, note: "…", source: "https://…"}
+        channels: [compliance]          # optional; else defaults.channels
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from watcher.errors import ConfigError
+from watcher.models import EVENT_KINDS, MEASURE_STATUSES, Measure, Milestone
+from watcher.settings import format_validation_error
+
+EventKind = Literal["effective", "comment_deadline", "compliance", "suspension", "expiry", "other_deadline"]
+MeasureStatus = Literal["announced", "in_force", "suspended", "revoked", "expired"]
+assert set(EventKind.__args__) == set(EVENT_KINDS) and set(MeasureStatus.__args__) == set(MEASURE_STATUSES)  # type: ignore[attr-defined]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MilestoneSpec(_Strict):
+    kind: EventKind
+    date: dt.date
+    time: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    tz: str | None = None
+    note: str = ""
+    source: str = ""
+    uid: str | None = None  # written by `deadlines export`; keeps calendar events stable
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                ZoneInfo(v)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {v!r} (use an IANA name such as America/New_York)") from None
+        return v
+
+
+class MeasureSpec(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=200)
+    title: str = Field(min_length=1)
+    jurisdiction: str = ""
+    authority: str = ""
+    reference: str = ""
+    aliases: list[str] = []
+    tags: list[str] = []
+    status: MeasureStatus = "announced"
+    milestones: list[MilestoneSpec] = []
+    channels: list[str] | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _unique_uids(self) -> MeasureSpec:
+        uids = [m.uid for m in self.milestones if m.uid]
+        if len(uids) != len(set(uids)):
+            raise ValueError("two milestones share a uid")
+        return self
+
+
+class RegistryFile(_Strict):
+    measures: list[MeasureSpec] = []
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RegistryFile:
+        seen: set[str] = set()
+        for m in self.measures:
+            if m.id in seen:
+                raise ValueError(f"duplicate measure id {m.id!r}")
+            seen.add(m.id)
+        return self
+
+
+def to_measure(spec: MeasureSpec) -> Measure:
+    """A file entry as a Measure; milestones without a uid get `<measure>/<kind>/<n>`."""
+    counts: dict[str, int] = {}
+    milestones = []
+    for m in spec.milestones:
+        counts[m.kind] = counts.get(m.kind, 0) + 1
+        uid = m.uid or f"{spec.id}/{m.kind}/{counts[m.kind]}"
+        milestones.append(Milestone(m.kind, m.date, m.time, m.tz, m.note, m.source, uid=uid))
+    return Measure(
+        id=spec.id, title=spec.title, jurisdiction=spec.jurisdiction, authority=spec.authority,
+        reference=spec.reference, aliases=tuple(spec.aliases), tags=tuple(spec.tags), status=spec.status,
+        milestones=tuple(milestones), channels=tuple(spec.channels) if spec.channels is not None else None,
+        source=spec.source,
+    )  # fmt: skip
+
+
+def load_file(path: str | os.PathLike[str], channels: set[str] | None = None) -> list[Measure]:
+    """Read and validate a registry file; errors name the file, the key path and the reason."""
+    shown = str(path)
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError("registry file not found", shown) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", shown, where) from None
+    return parse_registry(raw, shown, channels)
+
+
+def parse_registry(raw: Any, shown: str, channels: set[str] | None = None) -> list[Measure]:
+    try:
+        parsed = RegistryFile.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc), shown) from None
+    if channels is not None:
+        for i, spec in enumerate(parsed.measures):
+            for j, ch in enumerate(spec.channels or []):
+                if ch not in channels:
+                    raise ConfigError(f"unknown channel {ch!r}", shown, f"measures[{i}].channels[{j}]")
+    return [to_measure(spec) for spec in parsed.measures]
+
+
+def measure_to_dict(m: Measure) -> dict[str, Any]:
+    """The file form of a measure (also the `before`/`after` of its history)."""
+    data: dict[str, Any] = {
+        "id": m.id, "title": m.title, "jurisdiction": m.jurisdiction, "authority": m.authority,
+        "reference": m.reference, "aliases": list(m.aliases), "tags": list(m.tags), "status": m.status,
+    }  # fmt: skip
+    if m.source:
+        data["source"] = m.source
+    data["milestones"] = [milestone_to_dict(ms) for ms in m.milestones]
+    if m.channels is not None:
+        data["channels"] = list(m.channels)
+    return data
+
+
+def milestone_to_dict(ms: Milestone) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": ms.kind, "date": ms.date}
+    for key in ("time", "tz"):
+        if getattr(ms, key):
+            out[key] = getattr(ms, key)
+    if ms.note:
+        out["note"] = ms.note
+    if ms.source:
+        out["source"] = ms.source
+    out["uid"] = ms.uid
+    return out
+
+
+def digest(m: Measure) -> str:
+    """A hash of a measure's file form, ignoring uids that the file did not spell out."""
+    data = measure_to_dict(m)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def dump_file(measures: list[Measure]) -> str:
+    """The registry as YAML, in the file format, for `deadlines export` (and git)."""
+    active = [
+        Measure(**{**_fields(m), "milestones": tuple(ms for ms in m.milestones if ms.state != "cancelled")})
+        for m in measures
+    ]
+    body = yaml.safe_dump({"measures": [measure_to_dict(m) for m in active]}, allow_unicode=True, sort_keys=False, width=100)
+    return "# watcher deadline registry (exported " + dt.date.today().isoformat() + ")\n" + _dates_unquoted(body)
+
+
+def _fields(m: Measure) -> dict[str, Any]:
+    return {f: getattr(m, f) for f in m.__slots__}  # type: ignore[attr-defined]
+
+
+def _dates_unquoted(text: str) -> str:
+    return re.sub(r"'(\d{4}-\d\d-\d\d)'", r"\1", text)

@@ -1,0 +1,160 @@
+"""Reminders before each upcoming milestone: once per offset (default 30, 7, 1 and 0 days), at
+`reminders.at` in the milestone's own zone, delivered through the outbox.
+
+`due_reminders()` is pure: which reminder each active milestone is owed at `now`. After downtime
+only the most urgent due offset is sent, never a burst of stale ones. The dedup key names the
+milestone's uid, its date and the offset, so the outbox sends each one exactly once across runs
+and replicas, and a milestone that moves gets fresh reminders while its old date's never fire.
+Suspended, superseded and cancelled milestones, and those of revoked or expired measures, get none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import structlog
+from sqlalchemy.orm import Session
+
+from watcher import settings as settings_mod
+from watcher.db import registry as registry_db
+from watcher.db import repo
+from watcher.models import Alert, Measure, Milestone, describe_milestone
+
+log = structlog.get_logger("watcher.reminders")
+RULE = "reminder"
+SOURCE = "registry"
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """The reminder a milestone is owed: its offset (days before), when it fell due (UTC) and how
+    many days are really left in the milestone's zone (less than `offset` after downtime)."""
+
+    measure: Measure
+    milestone: Milestone
+    offset: int
+    due_at: dt.datetime
+    days_left: int
+
+    @property
+    def dedup_key(self) -> str:
+        return f"reminder|{self.milestone.uid}|{self.milestone.date.isoformat()}|{self.offset}"
+
+
+def milestone_zone(milestone: Milestone, reminders: settings_mod.Reminders) -> ZoneInfo:
+    """The milestone's zone, else `reminders.tz`; a label that is no IANA zone falls back too."""
+    for name in (milestone.tz, reminders.tz):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                log.warning("reminder.unknown_zone", milestone=milestone.uid, tz=name)
+    return ZoneInfo("UTC")
+
+
+def due_reminders(
+    pairs: Sequence[tuple[Measure, Milestone]], now: dt.datetime, reminders: settings_mod.Reminders
+) -> list[Reminder]:
+    """At most one reminder per active milestone: the smallest offset whose moment (`at` on
+    milestone date − offset, local time) has passed, as long as the milestone's day has not."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    at = dt.time.fromisoformat(reminders.at)
+    out = []
+    for measure, ms in pairs:
+        if ms.state != "active" or measure.status in ("revoked", "expired") or not ms.uid:
+            continue
+        zone = milestone_zone(ms, reminders)
+        local_now = now.astimezone(zone)
+        if local_now.date() > ms.date:
+            continue  # the day is over: a late reminder would be noise
+        due = [
+            (d, moment)
+            for d in reminders.offsets
+            if d >= 0 and (moment := dt.datetime.combine(ms.date - dt.timedelta(days=d), at, zone)) <= local_now
+        ]
+        if not due:
+            continue
+        offset, moment = min(due)
+        days_left = (ms.date - local_now.date()).days
+        out.append(Reminder(measure, ms, offset, moment.astimezone(dt.UTC), days_left))
+    return out
+
+
+def when_text(days_left: int) -> str:
+    """`Today`, `Tomorrow`, `In 7 days`."""
+    return "Today" if days_left <= 0 else "Tomorrow" if days_left == 1 else f"In {days_left} days"
+
+
+def milestone_text(ms: Milestone) -> str:
+    """`effective 2025-12-01 00:01 America/New_York`."""
+    return " ".join(p for p in (describe_milestone(ms.kind, ms.date), ms.time, ms.tz) if p)
+
+
+def reminder_alerts(reminders: Sequence[Reminder], settings: settings_mod.Settings) -> list[Alert]:
+    """One alert per reminder per channel: the measure's channels, else `defaults.channels`."""
+    alerts = []
+    for r in reminders:
+        m, ms = r.measure, r.milestone
+        channels = list(m.channels) if m.channels else settings.default_channels()
+        extra = {"measure": f"{m.title} ({m.id})", "milestone": milestone_text(ms), "reference": m.reference}
+        title = f"{when_text(r.days_left)}: {m.title} — {describe_milestone(ms.kind, ms.date)}"
+        alerts.extend(
+            Alert(dedup_key=r.dedup_key, channel=channel, kind="reminder", rule=RULE, source=SOURCE, title=title,
+                  link=ms.source or m.source, sentence=ms.note, extra=extra)
+            for channel in channels
+        )  # fmt: skip
+    return alerts
+
+
+def pending_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime) -> list[Reminder]:
+    """The reminders due at `now` for the registry's active milestones (sent or not)."""
+    offsets = settings.reminders.offsets or [0]
+    # A day of margin each side: the milestone's zone may be ahead of or behind UTC.
+    start = now.date() - dt.timedelta(days=1)
+    end = now.date() + dt.timedelta(days=max(offsets) + 1)
+    return due_reminders(registry_db.upcoming_milestones(session, start, end), now, settings.reminders)
+
+
+def send_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime) -> int:
+    """Enqueue the reminders due at `now` in the caller's transaction; returns how many alerts were
+    new (the outbox's unique (dedup key, channel) drops those enqueued before)."""
+    return len(enqueue_reminders(session, settings, now))
+
+
+def enqueue_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime) -> list[Alert]:
+    """Like `send_reminders`, but returns the alerts that were new in the outbox."""
+    if not settings.reminders.enabled:
+        return []
+    new = []
+    for alert in reminder_alerts(pending_reminders(session, settings, now), settings):
+        if repo.enqueue(session, [(alert, None)], now):  # one by one: to know which were new
+            new.append(alert)
+            log.info("reminder.enqueued", alert=alert.dedup_key, channel=alert.channel)
+    return new
+
+
+def run_reminders(settings: settings_mod.Settings, now: dt.datetime, dry_run: bool = False) -> list[Alert]:
+    """`watcher reminders`: apply the registry file (as `watcher run` does at start), then enqueue
+    what is due; with `dry_run` roll both back and only tell what would have been enqueued."""
+    from watcher.db.engine import make_engine, sessions, upgrade
+
+    engine = make_engine(settings.database)
+    try:
+        upgrade(engine)
+        with sessions(engine)() as session:
+            session.begin()
+            if settings.registry:
+                registry_db.import_measures(session, settings.measures, f"file:{settings.registry}",
+                                         dt.datetime.now(dt.UTC))  # fmt: skip
+            new = enqueue_reminders(session, settings, now)
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+            return new
+    finally:
+        engine.dispose()
