@@ -99,21 +99,21 @@ def _measure_for(event: Event, linked: list[tuple[Measure, float]]) -> Measure:
 def _compare(item: Item, e: Event, m: Measure) -> Finding:
     live = [ms for ms in m.milestones if ms.state in ("active", "suspended")]
     same_kind = [ms for ms in live if ms.kind == e.kind]
-    if any(ms.date == e.date for ms in same_kind):
-        match = next(ms for ms in same_kind if ms.date == e.date)
-        return _finding(item, "confirmed", m, e, match)
     sentence = e.evidence
     if _REVOKE.search(sentence) and e.kind in ("effective", "expiry", "other_deadline"):
         return _finding(item, "revoked", m, e, _principal(live))
+    exact = next((ms for ms in same_kind if ms.date == e.date), None)
+    if exact is not None:
+        return _finding(item, "confirmed", m, e, exact)
+    if e.kind in ("suspension", "expiry") and same_kind:
+        # the measure already has an end (or a start of suspension): this one moves it
+        nearest = min(same_kind, key=lambda ms: abs((ms.date - e.date).days))
+        return _finding(item, "extended" if e.date > nearest.date else "date_changed", m, e, nearest)
     if e.kind in ("suspension", "expiry") and (_SUSPEND.search(sentence) or m.status == "suspended"):
-        held = [ms for ms in same_kind if m.status == "suspended"]
-        if held:  # already suspended until another date: the suspension moved
-            kind = "extended" if e.date > held[0].date else "date_changed"
-            return _finding(item, kind, m, e, held[0])
         return _finding(item, "suspended", m, e, _principal(live))
     if same_kind and _MOVE.search(sentence):
         nearest = min(same_kind, key=lambda ms: abs((ms.date - e.date).days))
-        kind = "extended" if e.kind in ("expiry", "comment_deadline", "compliance") and e.date > nearest.date else "date_changed"
+        kind = "extended" if e.kind in ("comment_deadline", "compliance") and e.date > nearest.date else "date_changed"
         return _finding(item, kind, m, e, nearest)
     return _finding(item, "new_deadline", m, e, None)
 
