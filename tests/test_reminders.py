@@ -39,7 +39,9 @@ def at(text: str) -> dt.datetime:
 
 
 def shipped() -> dict[str, Measure]:
-    return {m.id: m for m in load_file(REPO / "config" / "deadlines.yaml", {"compliance", "console"})}
+    return {
+        m.id: m for m in load_file(REPO / "config" / "deadlines.yaml", {"compliance", "console"})
+    }
 
 
 def settings_for(db_url: str, **extra: Any) -> Settings:
@@ -50,8 +52,16 @@ def settings_for(db_url: str, **extra: Any) -> Settings:
 
 
 def simple(day: str, **kw: Any) -> Measure:
-    ms = Milestone("effective", dt.date.fromisoformat(day), uid="m/effective/1", note="takes effect", **kw)
-    return Measure(id="m", title="A measure", reference="Ref. 1", milestones=(ms,), source="https://example.gov/m")
+    ms = Milestone(
+        "effective", dt.date.fromisoformat(day), uid="m/effective/1", note="takes effect", **kw
+    )
+    return Measure(
+        id="m",
+        title="A measure",
+        reference="Ref. 1",
+        milestones=(ms,),
+        source="https://example.gov/m",
+    )
 
 
 @pytest.fixture
@@ -65,7 +75,9 @@ def db(db_url: str) -> Iterator[Any]:
 def save(maker: Any, *measures: Measure) -> None:
     with maker() as session, session.begin():
         for m in measures:
-            registry_db.save_measure(session, m, actor="test", action="edited", now=at("2025-10-01T00:00"))
+            registry_db.save_measure(
+                session, m, actor="test", action="edited", now=at("2025-10-01T00:00")
+            )
 
 
 def run(maker: Any, settings: Settings, now: dt.datetime) -> int:
@@ -131,17 +143,29 @@ def test_the_milestone_zone_decides_when_the_reminder_is_due():
     assert offsets("2025-11-11T05:00") == []
     # Without a zone of its own, `reminders.tz` decides.
     plain = replace(truce.milestones[0], tz=None, time=None)
-    assert [r.offset for r in due_reminders([(truce, plain)], at("2025-11-09T08:00"), settings)] == [1]
+    assert [
+        r.offset for r in due_reminders([(truce, plain)], at("2025-11-09T08:00"), settings)
+    ] == [1]
     shanghai = Reminders(at="08:00", tz="Asia/Shanghai")
-    assert [r.offset for r in due_reminders([(truce, plain)], at("2025-11-09T00:00"), shanghai)] == [1]
+    assert [
+        r.offset for r in due_reminders([(truce, plain)], at("2025-11-09T00:00"), shanghai)
+    ] == [1]
 
 
 def test_a_reminder_names_the_measure_the_milestone_and_goes_to_the_measure_channels():
     measure = shipped()[RARE_EARTH]
     [r] = due_reminders([(measure, measure.milestones[0])], at("2025-11-24T08:00"), Reminders())
     [alert] = reminder_alerts([r], settings_for("sqlite://"))
-    assert alert.title == "In 7 days: MOFCOM rare-earth export controls of 9 October 2025 — effective 2025-12-01"
-    assert (alert.kind, alert.rule, alert.source, alert.channel) == ("reminder", "reminder", "registry", "compliance")
+    assert (
+        alert.title
+        == "In 7 days: MOFCOM rare-earth export controls of 9 October 2025 — effective 2025-12-01"
+    )
+    assert (alert.kind, alert.rule, alert.source, alert.channel) == (
+        "reminder",
+        "reminder",
+        "registry",
+        "compliance",
+    )
     assert alert.dedup_key == f"reminder|{RARE_EARTH}/effective/1|2025-12-01|7"
     assert alert.link == "https://www.mofcom.gov.cn/" and "Extraterritorial rules" in alert.sentence
     assert alert.extra["milestone"] == "effective 2025-12-01"
@@ -164,15 +188,24 @@ def test_a_moved_milestone_is_reminded_of_its_new_date_only(db, db_url):
         assert run(db, settings, at(day)) == 0, day  # the old date's 1 and 0 never fire
     assert run(db, settings, at("2026-10-11T09:00")) == 1
     keys = [a.alert.dedup_key for a in outbox(db)]
-    assert sorted(keys) == ["reminder|m/effective/1|2025-12-01|7", "reminder|m/effective/1|2026-11-10|30"]
+    assert sorted(keys) == [
+        "reminder|m/effective/1|2025-12-01|7",
+        "reminder|m/effective/1|2026-11-10|30",
+    ]
 
 
-def test_a_suspended_measure_gets_no_reminder_for_held_milestones_but_does_for_its_expiry(db, db_url):
+def test_a_suspended_measure_gets_no_reminder_for_held_milestones_but_does_for_its_expiry(
+    db, db_url
+):
     settings = settings_for(db_url)
     held = Milestone("effective", dt.date(2025, 12, 1), uid="s/effective/1", state="suspended")
     expiry = Milestone("expiry", dt.date(2026, 11, 10), uid="s/expiry/1", note="suspension ends")
-    cancelled = Milestone("compliance", dt.date(2025, 12, 1), uid="s/compliance/1", state="cancelled")
-    suspended = Measure(id="s", title="Suspended measure", status="suspended", milestones=(held, expiry, cancelled))
+    cancelled = Milestone(
+        "compliance", dt.date(2025, 12, 1), uid="s/compliance/1", state="cancelled"
+    )
+    suspended = Measure(
+        id="s", title="Suspended measure", status="suspended", milestones=(held, expiry, cancelled)
+    )
     revoked = replace(simple("2025-12-01"), id="r", status="revoked",
                       milestones=(Milestone("effective", dt.date(2025, 12, 1), uid="r/effective/1"),))  # fmt: skip
     save(db, suspended, revoked)
@@ -202,7 +235,9 @@ def write_setup(tmp_path: Path, db_url: str, hook: str) -> Path:
 
 
 def watcher(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "watcher", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_cli_enqueues_due_reminders_once_and_the_outbox_delivers_them_to_the_webhook(
@@ -219,14 +254,19 @@ def test_the_cli_enqueues_due_reminders_once_and_the_outbox_delivers_them_to_the
 
     done = watcher("reminders", "--at", when, "--config", str(path))
     assert done.returncode == 0, done.stderr
-    assert "enqueued 1 reminder alert" in done.stdout and "In 7 days: MOFCOM rare-earth" in done.stdout
+    assert (
+        "enqueued 1 reminder alert" in done.stdout and "In 7 days: MOFCOM rare-earth" in done.stdout
+    )
     again = watcher("reminders", "--at", "2025-11-24T20:00:00Z", "--config", str(path))
     assert "enqueued 0 reminder alerts" in again.stdout
 
     _, report = asyncio.run(poll_once(load(path, env={}), []))  # no sources: just deliver
     assert report.sent == 1
     [request] = webhook_sink.wait_for(1)
-    assert "In 7 days: MOFCOM rare-earth export controls of 9 October 2025 — effective 2025-12-01" in request.body["title"]
+    assert (
+        "In 7 days: MOFCOM rare-earth export controls of 9 October 2025 — effective 2025-12-01"
+        in request.body["title"]
+    )
     assert "MOFCOM Announcement No. 61 of 2025" in request.body["message"]
     assert "Extraterritorial rules take effect" in request.body["message"]
 
@@ -258,9 +298,16 @@ def test_the_running_service_sends_a_due_reminder_on_its_own(tmp_path, webhook_s
     proc = start(path, log)
     try:
         [request] = webhook_sink.wait_for(1, timeout=30)
-        assert f"A measure due tomorrow — compliance {tomorrow.isoformat()}" in request.body["title"]
-        assert request.body["title"].startswith(("[watcher] reminder: Tomorrow:", "[watcher] reminder: Today:"))  # midnight
-        wait_until(lambda: any(e.get("event") == "reminders.enqueued" for e in events(log)), what="the job's log line")
+        assert (
+            f"A measure due tomorrow — compliance {tomorrow.isoformat()}" in request.body["title"]
+        )
+        assert request.body["title"].startswith(
+            ("[watcher] reminder: Tomorrow:", "[watcher] reminder: Today:")
+        )  # midnight
+        wait_until(
+            lambda: any(e.get("event") == "reminders.enqueued" for e in events(log)),
+            what="the job's log line",
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)

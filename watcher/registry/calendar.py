@@ -47,7 +47,9 @@ def _description(measure: Measure, ms: Milestone) -> str:
     lines = [ms.note] if ms.note else []
     if measure.reference:
         lines.append(f"Reference: {measure.reference}")
-    status = f"Status: {measure.status}" + (f" (this milestone: {ms.state})" if ms.state != "active" else "")
+    status = f"Status: {measure.status}" + (
+        f" (this milestone: {ms.state})" if ms.state != "active" else ""
+    )
     lines += [status, f"Measure: {measure.id}"]
     link = ms.source or measure.source
     if link:

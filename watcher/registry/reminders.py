@@ -74,7 +74,9 @@ def due_reminders(
         due = [
             (d, moment)
             for d in reminders.offsets
-            if d >= 0 and (moment := dt.datetime.combine(ms.date - dt.timedelta(days=d), at, zone)) <= local_now
+            if d >= 0
+            and (moment := dt.datetime.combine(ms.date - dt.timedelta(days=d), at, zone))
+            <= local_now
         ]
         if not due:
             continue
@@ -100,7 +102,11 @@ def reminder_alerts(reminders: Sequence[Reminder], settings: settings_mod.Settin
     for r in reminders:
         m, ms = r.measure, r.milestone
         channels = list(m.channels) if m.channels else settings.default_channels()
-        extra = {"measure": f"{m.title} ({m.id})", "milestone": milestone_text(ms), "reference": m.reference}
+        extra = {
+            "measure": f"{m.title} ({m.id})",
+            "milestone": milestone_text(ms),
+            "reference": m.reference,
+        }
         title = f"{when_text(r.days_left)}: {m.title} — {describe_milestone(ms.kind, ms.date)}"
         alerts.extend(
             Alert(dedup_key=r.dedup_key, channel=channel, kind="reminder", rule=RULE, source=SOURCE, title=title,
@@ -110,13 +116,17 @@ def reminder_alerts(reminders: Sequence[Reminder], settings: settings_mod.Settin
     return alerts
 
 
-def pending_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime) -> list[Reminder]:
+def pending_reminders(
+    session: Session, settings: settings_mod.Settings, now: dt.datetime
+) -> list[Reminder]:
     """The reminders due at `now` for the registry's active milestones (sent or not)."""
     offsets = settings.reminders.offsets or [0]
     # A day of margin each side: the milestone's zone may be ahead of or behind UTC.
     start = now.date() - dt.timedelta(days=1)
     end = now.date() + dt.timedelta(days=max(offsets) + 1)
-    return due_reminders(registry_db.upcoming_milestones(session, start, end), now, settings.reminders)
+    return due_reminders(
+        registry_db.upcoming_milestones(session, start, end), now, settings.reminders
+    )
 
 
 def send_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime) -> int:
@@ -125,7 +135,9 @@ def send_reminders(session: Session, settings: settings_mod.Settings, now: dt.da
     return len(enqueue_reminders(session, settings, now))
 
 
-def enqueue_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime) -> list[Alert]:
+def enqueue_reminders(
+    session: Session, settings: settings_mod.Settings, now: dt.datetime
+) -> list[Alert]:
     """Like `send_reminders`, but returns the alerts that were new in the outbox."""
     if not settings.reminders.enabled:
         return []
@@ -137,7 +149,9 @@ def enqueue_reminders(session: Session, settings: settings_mod.Settings, now: dt
     return new
 
 
-def run_reminders(settings: settings_mod.Settings, now: dt.datetime, dry_run: bool = False) -> list[Alert]:
+def run_reminders(
+    settings: settings_mod.Settings, now: dt.datetime, dry_run: bool = False
+) -> list[Alert]:
     """`watcher reminders`: apply the registry file (as `watcher run` does at start), then enqueue
     what is due; with `dry_run` roll both back and only tell what would have been enqueued."""
     from watcher.db.engine import make_engine, sessions, upgrade
