@@ -269,7 +269,7 @@ class RuleIndex:
 
     @classmethod
     def from_settings(cls, s: Settings) -> RuleIndex:
-        return cls(s.rules, s.defaults.channels)
+        return cls(s.rules, s.default_channels())
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -291,7 +291,7 @@ class RuleIndex:
         else:
             longest = max(all_, key=lambda pair: len(normalise_text(pair[0])))
             self._triggers[longest[1]].append(index)
-        channels = tuple(rule.channels) if rule.channels is not None else default_channels
+        channels = tuple(rule.channels) if rule.channels else default_channels  # [] = defaults
         return _Compiled(rule.name, any_, all_, none, regex, frozenset(rule.sources),
                          frozenset(rule.tags), channels)  # fmt: skip
 

@@ -425,11 +425,21 @@ def check_references(s: Settings) -> list[tuple[str, str]]:
         for j, src in enumerate(rule.sources):
             if src not in sources:
                 problems.append((f"{base}.sources[{j}]", f"unknown source {src!r}"))
+        for field in ("any", "all", "none"):
+            for j, phrase in enumerate(getattr(rule, field)):
+                if not _phrase_has_text(phrase):
+                    problems.append((f"{base}.{field}[{j}]", f"phrase {phrase!r} has no letters or digits to match"))
         for j, pattern in enumerate(rule.regex):
             error = _regex_error(pattern)
             if error:
                 problems.append((f"{base}.regex[{j}]", f"invalid regular expression: {error}"))
     return problems
+
+
+def _phrase_has_text(phrase: str) -> bool:
+    from watcher.rules import normalise_text
+
+    return bool(normalise_text(phrase).strip())
 
 
 def _regex_error(pattern: str) -> str | None:
