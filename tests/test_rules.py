@@ -167,7 +167,7 @@ def test_matches_come_in_rule_order_with_phrases_as_written_and_channels() -> No
     assert found == [
         Match("first", ("Entity List", "Rare-Earth", "China"), "China adds firms to the entity list", ("ops",)),
         Match("second", ("rare earth",), "Rare earth producers.", ("compliance",)),
-        Match("third", ("entity",), "China adds firms to the entity list", ()),
+        Match("third", ("entity",), "China adds firms to the entity list", ("compliance",)),  # [] = defaults
     ]  # fmt: skip
 
 
