@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.servers import Route, feed_xml
 from watcher.commands import poll_once, retry_alerts
 from watcher.db import repo

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Why something failed: a stable, machine-readable word for logs, metrics and the CLI."""
 
     timeout = "timeout"
