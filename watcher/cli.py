@@ -23,6 +23,8 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 alerts_app = typer.Typer(help="List alerts in the outbox, or retry them.", invoke_without_command=True)
 app.add_typer(alerts_app, name="alerts")
+sources_app = typer.Typer(help="Sources: their health, or `sources test NAME`.", invoke_without_command=True)
+app.add_typer(sources_app, name="sources")
 
 ConfigOpt = Annotated[
     str | None,
@@ -144,13 +146,33 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     typer.echo(f"database at revision {current_revision(engine)} (was {before or 'empty'})")
 
 
-@app.command()
-def sources(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+@sources_app.callback()
+def sources(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Health of every configured source: last success, last error, failures, next poll."""
+    if ctx.invoked_subcommand:
+        return
     settings = _settings(config)
     from watcher.commands import print_sources
 
     print_sources(settings, as_json)
+
+
+@sources_app.command("test")
+def sources_test(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A source in the config.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch one source now and print its items, deadline events and rules matched; writes nothing.
+
+    For checking a source you are adding: nothing is stored, no alert is queued."""
+    settings = _settings(config)
+    _logs()
+    if name not in {s.name for s in settings.sources}:
+        _fail(f"unknown source {name!r} (see `watcher sources`)")
+    from watcher.commands import print_source_test
+
+    raise typer.Exit(print_source_test(settings, name, as_json))
 
 
 @alerts_app.callback()

@@ -163,7 +163,7 @@ def print_sources(settings: Settings, as_json: bool) -> None:
             "enabled": s.enabled, "last_success": h.last_success_at if h else None,
             "last_error": h.last_error if h else None, "reason": h.last_error_reason if h else None,
             "failures": h.consecutive_failures if h else 0, "next_due": h.next_due_at if h else None,
-            "items": h.items_total if h else 0,
+            "items": h.items_total if h else 0, "ops_alert": h.health_alert if h else None,
         })  # fmt: skip
     if as_json:
         print(json.dumps(rows, default=str, ensure_ascii=False, indent=2))
@@ -172,6 +172,8 @@ def print_sources(settings: Settings, as_json: bool) -> None:
     table = _table("Sources", columns, right=("failures", "items"))
     for r in rows:
         health_word = "new" if r["last_success"] is None and not r["failures"] else "failing" if r["failures"] else "ok"
+        if r["ops_alert"]:  # ops were told: failing past its threshold, layout changed, or silent
+            health_word = "blind" if "|failing|" in r["ops_alert"] else "silent"
         table.add_row(
             r["name"], r["kind"], f"{r['interval'] / 60:g}m", ",".join(r["tags"]), health_word, _ago(r["last_success"]),
             str(r["failures"]), _ago(r["next_due"]), str(r["items"]), f"{r['reason']}: {r['last_error']}" if r["last_error"] else "",
@@ -245,4 +247,67 @@ def run_extract(stdin: IO[str], published: str | None, as_json: bool, jsonl: boo
     for e in events:
         when = e.date.isoformat() + (f" {e.time}" if e.time else "") + (f" {e.tz}" if e.tz else "")
         print(f"{when}  {e.kind:<16} {e.confidence:.2f}  {e.evidence}")
+    return 0
+
+
+async def test_source(settings: Settings, name: str) -> list[dict[str, Any]]:
+    """Fetch `name` now, as a first poll with nothing stored, and say what each item would give:
+    its deadline events and the rules it matches. Nothing is written anywhere."""
+    from watcher.fetch import Fetcher
+    from watcher.registry.stage import item_events
+    from watcher.rules import RuleIndex
+    from watcher.sources import Poll, collect
+
+    source = next(s for s in settings.sources if s.name == name)
+    fetcher = Fetcher(settings.fetch, allow_private=settings.allow_private_networks)
+    try:
+        poll = Poll(fetcher=fetcher, timeout=settings.source_timeout(source), now=dt.datetime.now(dt.UTC))
+        collected = await collect(poll, source)
+    finally:
+        await fetcher.aclose()
+    rules = RuleIndex.from_settings(settings)
+    return [
+        {
+            "key": item.key, "title": item.title, "link": item.link, "published": item.published,
+            "events": [
+                {"date": e.date.isoformat(), "kind": e.kind, "time": e.time, "tz": e.tz, "confidence": e.confidence,
+                 "flags": list(e.flags), "evidence": e.evidence}
+                for e in item_events(item)
+            ],
+            "rules": [{"rule": m.rule, "phrases": list(m.phrases), "channels": list(m.channels)} for m in rules.match(item)],
+            "extra": dict(item.extra), "text": item.text[:2000],
+        }  # fmt: skip
+        for item in collected.items
+    ]
+
+
+def print_source_test(settings: Settings, name: str, as_json: bool) -> int:
+    """`watcher sources test NAME`: 0 when the source answered and parsed, 1 when it failed."""
+    from rich.markup import escape
+
+    from watcher.errors import FetchError, ParseError
+
+    try:
+        report = asyncio.run(test_source(settings, name))
+    except (FetchError, ParseError) as exc:
+        print(f"watcher: source {name!r} failed ({exc.reason.value}): {exc.message}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(report, default=str, ensure_ascii=False, indent=2))
+        return 0
+    console = _console()
+    for r in report:
+        console.print(f"[bold]{escape(r['title'])}[/bold]", highlight=False)
+        console.print(f"  {r['link'] or r['key']}  published {r['published'] or 'unknown'}", highlight=False, markup=False)
+        for e in r["events"]:
+            when = e["date"] + (f" {e['time']}" if e["time"] else "") + (f" {e['tz']}" if e["tz"] else "")
+            flags = f" [{', '.join(e['flags'])}]" if e["flags"] else ""
+            console.print(f"  deadline {when} {e['kind']} ({e['confidence']:.2f}){flags}: {e['evidence'][:160]}",
+                          highlight=False, markup=False)  # fmt: skip
+        for m in r["rules"]:
+            console.print(f"  rule {m['rule']} ({', '.join(m['phrases'])}) → {', '.join(m['channels'])}",
+                          highlight=False, markup=False)  # fmt: skip
+    matched = sum(1 for r in report if r["rules"])
+    console.print(f"{len(report)} items, {sum(len(r['events']) for r in report)} deadline events, "
+                  f"{matched} items matching a rule (nothing was written)", highlight=False)  # fmt: skip
     return 0

@@ -127,9 +127,14 @@ class SourceBase(Strict):
 
 
 class FeedSource(SourceBase):
-    """An RSS or Atom feed."""
+    """An RSS or Atom feed; with `full_text`, each new entry's linked page is read once for its
+    text (for feeds that carry only a title)."""
 
     kind: Literal["feed"]
+    full_text: bool = False
+    max_follow: int = Field(20, ge=0)
+    min_delay: Duration = 1.0
+    tz: str = "UTC"
 
 
 class FederalRegisterSource(SourceBase):

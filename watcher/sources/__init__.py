@@ -79,6 +79,7 @@ SOURCES: dict[str, Parser] = {
 }
 
 COLLECTORS: dict[str, Collector] = {
+    "feed": feed.collect,
     "federal_register": federal_register.collect,
     "html_list": html_list.collect,
 }

@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -193,15 +194,17 @@ def document_events(doc: dict[str, Any], published: dt.date | None) -> tuple[Eve
     best: dict[tuple[dt.date, str], Event] = {}
     for event in found:
         key = (event.date, event.kind)
-        if key not in best or event.confidence > best[key].confidence:
+        held = best.get(key)
+        if held is None:
             best[key] = event
+        else:  # keep the surer one, with the time of day the other may give ("11:59 p.m. ET")
+            sure, other = (held, event) if held.confidence >= event.confidence else (event, held)
+            best[key] = replace(sure, time=sure.time or other.time, tz=sure.tz or other.tz)
     return tuple(best.values())
 
 
 def _checked(event: Event, published: dt.date | None) -> Event:
     if published and event.date < published:
-        from dataclasses import replace
-
         return replace(event, confidence=min(event.confidence, SUSPICIOUS), flags=(*event.flags, "before_publication"))
     return event
 
@@ -275,4 +278,4 @@ async def collect(poll: Poll, source: Any) -> Collected:
         stored = await poll.known([i.key for i in pending])
         # Once stored, a notice is updated by its published version only, not by the desk again.
         items += [i for i in pending if i.key not in stored]
-    return Collected(first, items, cursor=max(newest, since).isoformat())
+    return Collected(first, items, cursor=newest.isoformat())

@@ -78,3 +78,16 @@ def html_to_text(markup: str) -> str:
 def _tidy(text: str) -> str:
     lines = (_SPACE.sub(" ", line).strip() for line in text.splitlines())
     return _BLANK_LINES.sub("\n\n", "\n".join(line for line in lines if line)).strip()
+
+
+async def collect(poll: Any, source: Any) -> Any:
+    """The feed; with `full_text`, each entry not stored yet is completed from its linked page
+    (the entry's content hash stays the feed's, so reading the page never makes an update)."""
+    from watcher.sources import Collected
+    from watcher.sources.html_list import follow_new
+
+    result = await poll.fetch(source.url, conditional=True)
+    if result.not_modified or result.unchanged:
+        return Collected(result)
+    items = parse(result, source)
+    return await follow_new(poll, source, result, items) if source.full_text else Collected(result, items)

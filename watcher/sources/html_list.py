@@ -282,8 +282,14 @@ async def collect(poll: Poll, source: Any) -> Collected:
     if result.not_modified or result.unchanged:
         return Collected(result)
     items = parse(result, source)
-    if not source.follow:
-        return Collected(result, items)
+    return await follow_new(poll, source, result, items) if source.follow else Collected(result, items)
+
+
+async def follow_new(poll: Poll, source: Any, result: FetchResult, items: list[Item]) -> Collected:
+    """Read the page of each item not stored yet (or changed) once, newest first, at most
+    `source.max_follow` a poll; the others are returned as they are."""
+    from watcher.sources import Collected
+
     stored = await poll.known([i.key for i in items])
     seen = [i for i in items if stored.get(i.key) == i.content_hash]
     fresh = [i for i in items if stored.get(i.key) != i.content_hash]
@@ -314,10 +320,14 @@ async def _follow(poll: Poll, source: Any, item: Item) -> Item:
     except Exception as exc:  # an odd page must not fail the whole list
         log.warning("article.unreadable", source=source.name, item=item.link, reason="parse", error=repr(exc))
         return item
+    if not found.text:
+        return item
     title = item.title
     if found.title and item.title.rstrip(".… ") and found.title.startswith(item.title.rstrip(".… ")):
         title = found.title  # the list cut the title short
-    text = found.text or item.text
+    published = item.published
+    if found.published and (published is None or abs(found.published - published) < dt.timedelta(hours=36)):
+        published = found.published  # the page's time is more precise than a list's date
     return dataclasses.replace(
-        item, title=title, text=text, summary=text[:300], published=found.published or item.published
+        item, title=title, text=found.text, summary=item.summary or found.text[:300], published=published
     )
