@@ -130,3 +130,14 @@ def test_a_trusted_source_updates_the_registry_at_once_and_says_so(tmp_path, db_
     assert "applied to the registry" in html
     after, history = measure(path, "cn-mofcom-2025-rare-earth")
     assert after.status == "suspended" and history[-1]["actor"] == "source:news"
+
+
+def test_sources_test_shows_the_findings_a_notice_would_make_and_writes_nothing(tmp_path, feed_server):
+    feed_server.set("/feed", feed_xml([SUSPENSION]))
+    path = write_setup(tmp_path, f"sqlite:///{tmp_path / 'w.db'}", feed_server.url("/feed"), "")
+    proc = watcher("sources", "test", "news", "--json", "--config", str(path))
+    assert proc.returncode == 0, proc.stderr
+    [item] = json.loads(proc.stdout)
+    assert {"kind": "suspended", "measure": "cn-mofcom-2025-rare-earth",
+            "change": "effective 2025-12-01 → suspended until 2026-11-10"} in item["findings"]  # fmt: skip
+    assert not (tmp_path / "w.db").exists()

@@ -266,19 +266,25 @@ async def test_source(settings: Settings, name: str) -> list[dict[str, Any]]:
     finally:
         await fetcher.aclose()
     rules = RuleIndex.from_settings(settings)
-    return [
-        {
-            "key": item.key, "title": item.title, "link": item.link, "published": item.published,
-            "events": [
-                {"date": e.date.isoformat(), "kind": e.kind, "time": e.time, "tz": e.tz, "confidence": e.confidence,
-                 "flags": list(e.flags), "evidence": e.evidence}
-                for e in item_events(item)
-            ],
-            "rules": [{"rule": m.rule, "phrases": list(m.phrases), "channels": list(m.channels)} for m in rules.match(item)],
-            "extra": dict(item.extra), "text": item.text[:2000],
-        }  # fmt: skip
-        for item in collected.items
-    ]
+    return [_test_report(item, item_events(item), rules.match(item), settings.measures) for item in collected.items]
+
+
+def _test_report(item: Any, events: list[Any], matches: list[Any], measures: list[Any]) -> dict[str, Any]:
+    """What one item would give; findings are reconciled against the registry file, read-only."""
+    from watcher.registry.reconcile import reconcile
+
+    findings = reconcile(item, events, measures, bool(matches))
+    return {
+        "key": item.key, "title": item.title, "link": item.link, "published": item.published,
+        "events": [
+            {"date": e.date.isoformat(), "kind": e.kind, "time": e.time, "tz": e.tz, "confidence": e.confidence,
+             "flags": list(e.flags), "evidence": e.evidence}
+            for e in events
+        ],
+        "rules": [{"rule": m.rule, "phrases": list(m.phrases), "channels": list(m.channels)} for m in matches],
+        "findings": [{"kind": f.kind, "measure": f.measure_id, "change": f.change_text()} for f in findings],
+        "extra": dict(item.extra), "text": item.text[:2000],
+    }  # fmt: skip
 
 
 def print_source_test(settings: Settings, name: str, as_json: bool) -> int:
@@ -307,7 +313,10 @@ def print_source_test(settings: Settings, name: str, as_json: bool) -> int:
         for m in r["rules"]:
             console.print(f"  rule {m['rule']} ({', '.join(m['phrases'])}) → {', '.join(m['channels'])}",
                           highlight=False, markup=False)  # fmt: skip
+        for f in r["findings"]:
+            console.print(f"  finding {f['kind']} {f['measure'] or '(no measure)'}: {f['change']}",
+                          highlight=False, markup=False)  # fmt: skip
     matched = sum(1 for r in report if r["rules"])
     console.print(f"{len(report)} items, {sum(len(r['events']) for r in report)} deadline events, "
-                  f"{matched} items matching a rule (nothing was written)", highlight=False)  # fmt: skip
+                  f"{matched} items matching a rule, {sum(len(r['findings']) for r in report)} findings (nothing was written)", highlight=False)  # fmt: skip
     return 0
