@@ -164,6 +164,7 @@ def test_documents_are_paginated_alerted_once_fetched_incrementally_and_inspecti
         Route(fixture("fr_public_inspection.json", base)),
         Route(b'{"count": 0}'),  # the desk moved on; no results key
     ], content_type="application/json")  # fmt: skip
+    feed_server.set("/api/v1/public-inspection-documents.json", b'{"count": 0}', content_type="application/json")
     path = write_config(fr_config(db_url, feed_server, mailto(smtp_sink)))
 
     [first], report = poll(path)
@@ -177,14 +178,29 @@ def test_documents_are_paginated_alerted_once_fetched_incrementally_and_inspecti
     [second], report = poll(path)
     asked = parse_qs(feed_server.received("/api/v1/documents.json")[-1].query)
     assert asked["conditions[publication_date][gte]"] == ["2025-11-10"]  # from the newest document seen
-    # 2025-21007 was on public inspection and is now published: the same item, updated
-    assert (second.new, second.updated, second.alerts) == (0, 1, 1)
+    # 2025-21007 was on public inspection and is now published: the same item, updated, and no
+    # second alert for the same notice
+    assert (second.new, second.updated, second.alerts) == (0, 1, 0)
     counts, alerts, health = stored(path)
-    assert counts == {"sent": 6}
+    assert counts == {"sent": 5}
     kinds = sorted((a.alert.kind, a.alert.title) for a in alerts if "2025-21007" in a.alert.link or "Magnet" in a.alert.title)
-    assert kinds == [("new", "Entity List Additions: Rare Earth Magnet Suppliers"),
-                     ("update", "Entity List Additions: Rare Earth Magnet Suppliers")]  # fmt: skip
+    assert kinds == [("new", "Entity List Additions: Rare Earth Magnet Suppliers")]
     assert health["fr-bis"].cursor == "2025-11-25"
+    # after a gap, the desk of each day missed since the cursor is read by date (a week at most)
+    days = [parse_qs(r.query)["conditions[available_on]"][0] for r in feed_server.received("/api/v1/public-inspection-documents.json")]
+    assert days == [f"2025-11-{d}" for d in range(11, 18)]  # after the stored cursor, 2025-11-10
+
+
+def test_the_desk_is_read_by_date_only_for_days_missed_since_the_cursor():
+    src = source(url="https://fr.example/api/v1")
+    today = dt.date(2026, 3, 9)  # a Monday
+    assert fr.desk_urls(src, dt.date(2026, 3, 6), today) == [  # Friday's documents seen: the weekend was missed
+        "https://fr.example/api/v1/public-inspection-documents.json?conditions[available_on]=2026-03-07",
+        "https://fr.example/api/v1/public-inspection-documents.json?conditions[available_on]=2026-03-08",
+        "https://fr.example/api/v1/public-inspection-documents/current.json",
+    ]
+    assert fr.desk_urls(src, dt.date(2026, 3, 8), today) == ["https://fr.example/api/v1/public-inspection-documents/current.json"]
+    assert fr.desk_urls(src, None, today) == ["https://fr.example/api/v1/public-inspection-documents/current.json"]
 
 
 def test_a_request_access_page_fails_the_source_with_a_clear_reason(db_url, feed_server, smtp_sink, write_config):

@@ -214,6 +214,8 @@ def route(
         for alert in registry_stage.finding_alerts(item, item_findings, matches.get(change.item_id, ()), settings):
             out.append((alert, change.item_id))
             covered.add(alert.channel)
+        if change.kind == "update" and item.extra.get("quiet_update"):
+            continue  # the source says this update is the same notice again (findings still alert)
         deadlines = registry_stage.unlinked_deadlines(item_findings)
         for match in matches.get(change.item_id, ()):
             if change.previous_text is not None:

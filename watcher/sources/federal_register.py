@@ -38,7 +38,12 @@ FIELDS = (
     "regulation_id_numbers", "correction_of", "corrections", "significant",
 )  # fmt: skip
 # Condition values (RULE…) and how documents spell their type.
-TYPE_NAMES = {"RULE": "Rule", "PRORULE": "Proposed Rule", "NOTICE": "Notice", "PRESDOCU": "Presidential Document"}
+TYPE_NAMES = {
+    "RULE": "Rule",
+    "PRORULE": "Proposed Rule",
+    "NOTICE": "Notice",
+    "PRESDOCU": "Presidential Document",
+}
 STRUCTURED = 0.98  # an agency's own structured date
 SUSPICIOUS = 0.3  # a date before publication: kept, flagged, never a new future deadline
 _CFR = re.compile(r"(\d+)\s*CFR\s*([0-9A-Za-z.]+)", re.I)
@@ -54,7 +59,10 @@ def documents_url(source: Any, since: dt.date | None) -> str:
         params.append(("conditions[term]", source.term))
     cfr = _CFR.search(source.cfr or "")
     if cfr:
-        params += [("conditions[cfr][title]", cfr.group(1)), ("conditions[cfr][part]", cfr.group(2))]
+        params += [
+            ("conditions[cfr][title]", cfr.group(1)),
+            ("conditions[cfr][part]", cfr.group(2)),
+        ]
     if since:
         params.append(("conditions[publication_date][gte]", since.isoformat()))
     return f"{_base(source)}/documents.json?{urlencode(params)}"
@@ -81,20 +89,30 @@ def _payload(result: FetchResult) -> dict[str, Any]:
     content_type = next((v for k, v in result.headers.items() if k.lower() == "content-type"), "")
     if body[:1] == b"<" or "html" in content_type.lower():
         # federalregister.gov answers some clients with HTTP 200 and a "Request Access" page.
-        hint = " (a 'Request Access' page: the API is refusing this client)" if b"request access" in body[:20000].lower() else ""
+        hint = (
+            " (a 'Request Access' page: the API is refusing this client)"
+            if b"request access" in body[:20000].lower()
+            else ""
+        )
         raise ParseError(f"{where}: HTML instead of JSON{hint}", Reason.access_denied)
     try:
         data = json.loads(body)
     except ValueError as exc:
         raise ParseError(f"{where}: not JSON ({exc})", Reason.parse) from None
     if not isinstance(data, dict):
-        raise ParseError(f"{where}: expected a JSON object, got {type(data).__name__}", Reason.structure)
+        raise ParseError(
+            f"{where}: expected a JSON object, got {type(data).__name__}", Reason.structure
+        )
     return data
 
 
 def _results(result: FetchResult) -> list[dict[str, Any]]:
     # A query with no matches has no `results` key at all.
-    return [d for d in _payload(result).get("results") or [] if isinstance(d, dict) and d.get("document_number")]
+    return [
+        d
+        for d in _payload(result).get("results") or []
+        if isinstance(d, dict) and d.get("document_number")
+    ]
 
 
 def next_page(result: FetchResult, source: Any) -> str | None:
@@ -122,6 +140,9 @@ def document_item(doc: dict[str, Any], source: Any) -> Item:
     ]
     events = document_events(doc, published)
     extra = {
+        # The published version of a document seen on public inspection is the same notice: its
+        # update brings findings (the dates are structured now) but no second rule alert.
+        "quiet_update": "published version of a public inspection document",
         "document_number": number, "type": str(doc.get("type") or ""), "stage": "published",
         "agencies": _agencies(doc), "cfr_references": _cfr(doc), "html_url": str(doc.get("html_url") or ""),
         "docket_ids": ", ".join(map(str, doc.get("docket_ids") or [])),
@@ -129,22 +150,35 @@ def document_item(doc: dict[str, Any], source: Any) -> Item:
     }  # fmt: skip
     if any("before_publication" in e.flags for e in events):
         extra["suspicious"] = "a structured date falls before the publication date"
-    return _item(source, number, title, doc, published, _clean(doc.get("abstract")), lines, events, extra)
+    return _item(
+        source, number, title, doc, published, _clean(doc.get("abstract")), lines, events, extra
+    )
 
 
 def inspection_item(doc: dict[str, Any], source: Any) -> Item:
     """A document on public inspection: no effective or comment dates yet; a withdrawn one has
     no publication date."""
     number = str(doc["document_number"])
-    title = next((_clean(doc.get(k)) for k in ("title", "toc_doc", "toc_subject", "subject_1") if doc.get(k)), "")
+    title = next(
+        (
+            _clean(doc.get(k))
+            for k in ("title", "toc_doc", "toc_subject", "subject_1")
+            if doc.get(k)
+        ),
+        "",
+    )
     title = title or f"Federal Register document {number} (public inspection)"
     scheduled = _date(doc.get("publication_date"))
     filed = _timestamp(doc.get("filed_at"))
     lines = [
         f"On public inspection: {title}",
-        f"To be published {scheduled.isoformat()}." if scheduled else "Withdrawn or not scheduled for publication.",
+        f"To be published {scheduled.isoformat()}."
+        if scheduled
+        else "Withdrawn or not scheduled for publication.",
         f"AGENCIES: {_agencies(doc)}" if doc.get("agencies") else "",
-        f"DOCKETS: {', '.join(map(str, doc.get('docket_numbers') or []))}" if doc.get("docket_numbers") else "",
+        f"DOCKETS: {', '.join(map(str, doc.get('docket_numbers') or []))}"
+        if doc.get("docket_numbers")
+        else "",
     ]
     extra = {
         "document_number": number, "type": str(doc.get("type") or ""), "stage": "public_inspection",
@@ -182,15 +216,25 @@ def document_events(doc: dict[str, Any], published: dt.date | None) -> tuple[Eve
     for name, kind in (("effective_on", "effective"), ("comments_close_on", "comment_deadline")):
         day = _date(doc.get(name))
         if day:
-            found.append(_checked(Event(day, kind, f"{number} {name}: {day.isoformat()}", STRUCTURED), published))
+            found.append(
+                _checked(
+                    Event(day, kind, f"{number} {name}: {day.isoformat()}", STRUCTURED), published
+                )
+            )
     for docket in doc.get("dockets") or []:
         for entry in (docket or {}).get("documents") or []:
             day = _date((entry or {}).get("comment_end_date"))
             if day:
-                evidence = f"{number} docket {docket.get('id', '')} comment_end_date: {day.isoformat()}"
-                found.append(_checked(Event(day, "comment_deadline", evidence, STRUCTURED - 0.03), published))
+                evidence = (
+                    f"{number} docket {docket.get('id', '')} comment_end_date: {day.isoformat()}"
+                )
+                found.append(
+                    _checked(Event(day, "comment_deadline", evidence, STRUCTURED - 0.03), published)
+                )
     if doc.get("dates"):
-        found += [_checked(e, published) for e in extract_deadlines(_clean(doc["dates"]), published)]
+        found += [
+            _checked(e, published) for e in extract_deadlines(_clean(doc["dates"]), published)
+        ]
     best: dict[tuple[dt.date, str], Event] = {}
     for event in found:
         key = (event.date, event.kind)
@@ -205,7 +249,11 @@ def document_events(doc: dict[str, Any], published: dt.date | None) -> tuple[Eve
 
 def _checked(event: Event, published: dt.date | None) -> Event:
     if published and event.date < published:
-        return replace(event, confidence=min(event.confidence, SUSPICIOUS), flags=(*event.flags, "before_publication"))
+        return replace(
+            event,
+            confidence=min(event.confidence, SUSPICIOUS),
+            flags=(*event.flags, "before_publication"),
+        )
     return event
 
 
@@ -217,19 +265,33 @@ def _wanted(doc: dict[str, Any], source: Any) -> bool:
     if kinds and str(doc.get("type") or "") not in kinds:
         return False
     if source.term:
-        words = [w.lower() for w in re.findall(r"\w+", source.term) if w.upper() not in ("AND", "OR", "NOT")]
-        haystack = " ".join(str(doc.get(k) or "") for k in ("title", "toc_subject", "toc_doc", "subject_1")).lower()
+        words = [
+            w.lower()
+            for w in re.findall(r"\w+", source.term)
+            if w.upper() not in ("AND", "OR", "NOT")
+        ]
+        haystack = " ".join(
+            str(doc.get(k) or "") for k in ("title", "toc_subject", "toc_doc", "subject_1")
+        ).lower()
         return all(w in haystack for w in words)
     return True
 
 
 def _agencies(doc: dict[str, Any]) -> str:
-    names = [str(a.get("name") or a.get("raw_name") or "") for a in doc.get("agencies") or [] if isinstance(a, dict)]
+    names = [
+        str(a.get("name") or a.get("raw_name") or "")
+        for a in doc.get("agencies") or []
+        if isinstance(a, dict)
+    ]
     return ", ".join(n for n in names if n)
 
 
 def _cfr(doc: dict[str, Any]) -> str:
-    refs = [f"{r.get('title')} CFR {r.get('part')}" for r in doc.get("cfr_references") or [] if isinstance(r, dict)]
+    refs = [
+        f"{r.get('title')} CFR {r.get('part')}"
+        for r in doc.get("cfr_references") or []
+        if isinstance(r, dict)
+    ]
     return ", ".join(refs)
 
 
@@ -254,6 +316,19 @@ def _timestamp(value: Any) -> dt.datetime | None:
     return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
 
+def desk_urls(source: Any, cursor: dt.date | None, today: dt.date, catch_up: int = 7) -> list[str]:
+    """The Public Inspection desk: today's (`current.json`), after a gap also the days missed since
+    the cursor, by date (at most `catch_up` of them), so nothing filed while we were down is lost."""
+    base = _base(source)
+    days = range(1, catch_up + 1) if cursor is not None else ()
+    missed = [cursor + dt.timedelta(days=n) for n in days if cursor + dt.timedelta(days=n) < today]  # type: ignore[operator]
+    by_date = [
+        f"{base}/public-inspection-documents.json?conditions[available_on]={d.isoformat()}"
+        for d in missed
+    ]
+    return by_date + [f"{base}/public-inspection-documents/current.json"]
+
+
 async def collect(poll: Poll, source: Any) -> Collected:
     """Documents published since the cursor (page by page), then the public inspection desk."""
     from watcher.sources import Collected
@@ -273,8 +348,14 @@ async def collect(poll: Poll, source: Any) -> Collected:
         seen.add(url)
     newest = max((i.published.date() for i in items if i.published), default=since)
     if source.public_inspection:
-        desk = await poll.fetch(f"{_base(source)}/public-inspection-documents/current.json", accept="application/json")
-        pending = [i for i in parse_public_inspection(desk, source) if i.key not in {d.key for d in items}]
+        pending = []
+        for desk_url in desk_urls(source, _date(poll.cursor), poll.now.date()):
+            desk = await poll.fetch(desk_url, accept="application/json")
+            pending += [
+                i
+                for i in parse_public_inspection(desk, source)
+                if i.key not in {d.key for d in items}
+            ]
         stored = await poll.known([i.key for i in pending])
         # Once stored, a notice is updated by its published version only, not by the desk again.
         items += [i for i in pending if i.key not in stored]
