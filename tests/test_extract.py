@@ -15,12 +15,12 @@ from watcher.extract.batch import events_to_dicts, extract_jsonl
 from watcher.extract.evaluate import default_path, load_rows, score
 from watcher.models import Event
 
-CASES_PATH = Path(__file__).parent / "data" / "extract_cases.yaml"
+CASES_PATHS = sorted((Path(__file__).parent / "data").glob("extract_cases*.yaml"))
 DEV_PATH = Path(__file__).resolve().parents[2] / "shared" / "eval" / "extract-dev.jsonl"
 
 
 def _load_cases() -> list[dict]:
-    rows = yaml.safe_load(CASES_PATH.read_text(encoding="utf-8"))
+    rows = [r for p in CASES_PATHS for r in yaml.safe_load(p.read_text(encoding="utf-8"))]
     for row in rows:  # YAML reads ISO dates as date objects; the scorer wants text
         row["published"] = str(row["published"]) if row.get("published") else None
         for exp in row["expected"]:
@@ -151,6 +151,29 @@ def test_days_after_publication_are_added_to_the_publication_date() -> None:
     assert _pairs(_run(text, "2025-07-01")) == {("2025-08-30", "comment_deadline")}
 
 
+def test_a_publication_date_stated_in_the_passage_anchors_relative_dates() -> None:
+    text = "商务部10月9日发布公告，相关措施自公布之日起实施。"
+    assert _pairs(_run(text, "2025-10-10")) == {("2025-10-09", "effective")}
+    text = "The rule takes effect on publication in the Federal Register on Wednesday, Jan. 15."
+    assert _pairs(_run(text, "2025-01-14")) == {("2025-01-15", "effective")}
+
+
+def test_chinese_offsets_from_publication_are_added() -> None:
+    assert _pairs(_run("公告自发布之日起30日后施行。", "2025-09-25")) == {
+        ("2025-10-25", "effective")
+    }
+    assert _pairs(_run("该条例自公布之日的次日起生效。", "2024-10-29")) == {
+        ("2024-10-30", "effective")
+    }
+    (event,) = _run("利害关系方可在公告发布之日起20天内登记。", "2025-09-13")
+    assert event.date == dt.date(2025, 10, 3) and event.kind != "effective"
+
+
+def test_chinese_afternoon_times_are_24_hour() -> None:
+    (event,) = _run("自11月10日下午1時01分起停止執行加徵關稅措施。", "2025-11-05")
+    assert (event.date, event.kind, event.time) == (dt.date(2025, 11, 10), "expiry", "13:01")
+
+
 # --- negatives -------------------------------------------------------------------------------
 
 
@@ -169,6 +192,13 @@ def test_reference_cut_off_and_quoted_dates_are_not_deadlines() -> None:
         "Note 2 is amended by deleting “March 4, 2025” and inserting “November 10, 2025”."
     )
     assert _run(text, "2025-07-01") == []
+
+
+def test_negated_and_extended_old_dates_are_dropped() -> None:
+    text = "The controls would not now come into force on the 1st of December as planned."
+    assert _run(text, "2025-11-08") == []
+    text = "Tariffs would take effect on Aug. 1, extending a July 9 deadline for deals."
+    assert _pairs(_run(text, "2025-07-08")) == {("2025-08-01", "effective")}
 
 
 def test_a_superseded_date_is_dropped_and_only_the_new_one_kept() -> None:

@@ -22,6 +22,7 @@ _WEIGHT = {
     "EFF": 1.0, "SUS": 0.9, "END": 1.0, "EXT": 0.6, "COM": 0.8, "REQ": 0.6, "APPEAR": 0.9,
     "CMP": 0.9, "PAY": 0.7, "RPT": 0.5, "NEGOT": 0.7, "PUBL": 0.8, "DL": 0.9,
     "EVENT": 0.9, "MEET": 1.0, "REF": 1.0, "OPEN": 1.0, "CUT": 0.8, "SUP": 1.0, "SUP2": 1.0,
+    "OLD": 1.0,
 }  # fmt: skip
 
 
@@ -52,6 +53,17 @@ _LIST_GAP = re.compile(
     r"^\s*(?:,|;)?\s*(?:and|or|as\s+well\s+as|&|、|和|及|以及|与|與|或)?\s*$", re.I
 )
 _BETWEEN = re.compile(r"between\s*\Z", re.I)
+_FRAME_END = re.compile(r"\s*(?:起|开始|開始|[为為]?止)\s*[,，]?\s*\Z")
+# "announced on Oct. 9 until Nov. 10": a date introduced by "on"/"of" is a point, not a range start
+_POINT_BEFORE = re.compile(r"\b(?:on|of|dated)\s*\Z", re.I)
+# "On 11 March 2025 the Commission imposed ...": a narrative frame about a past act
+_FRAME_BEFORE = re.compile(r"^\W*on\s*\Z", re.I)
+_FRAME_AFTER = re.compile(
+    r"[,\s]+(?:[\w.'’-]+\s+){0,6}?(?:imposed|adopted|issued|announced|signed|published"
+    r"|released|approved|decided|initiated|launched|added|designated|unveiled|introduced|sent"
+    r"|notified|struck|agreed|held)\b",
+    re.I,
+)
 _CHANGE = re.compile(
     r"(?:postpone|delay|push|mov|shift|chang|extend|reschedul|延长|延長|推迟|推遲|延期|调整|調整)"
     r"\w*(?:\s+[\w-]+){0,10}\s+from\s*\Z|(?:由|从|從)\s*\Z",
@@ -107,6 +119,8 @@ def _is_range(sentence: str, prev: Group, gap: str) -> bool:
     word = gap.strip(" ,").lower()
     if word == "and":  # "between X and Y" only
         return bool(_BETWEEN.search(sentence, 0, prev.start))
+    if word in ("until", "till", "through", "thru", "to"):
+        return not _POINT_BEFORE.search(sentence, max(0, prev.start - 8), prev.start)
     return True
 
 
@@ -121,7 +135,7 @@ def _score(cue: Cue, dist: int, left_of_date: bool, p: Params) -> float:
 
 
 def _allowed(cue: Cue, dist: int, left_of_date: bool, p: Params) -> bool:
-    if cue.family in POLARITY:
+    if cue.family in POLARITY or cue.family == "OLD":
         return dist <= (p.pol_left if left_of_date else p.pol_right)
     if cue.family == "REF":
         return dist <= p.ref
@@ -133,11 +147,21 @@ def _allowed(cue: Cue, dist: int, left_of_date: bool, p: Params) -> bool:
 def _option(cue: Cue, sentence: str, g: Group, left_of_date: bool, p: Params):
     """(family, score, distance) of `cue` for group `g`, or None when it cannot qualify it."""
     dist = g.start - cue.end if left_of_date else cue.start - g.end
+    if not left_of_date and not p.attributive and _FRAME_END.match(sentence, g.end, cue.start):
+        dist = 0  # "自X起，停止执行…": the verb after "起" is governed by the date of the frame
     family = cue.family
-    if family == "UNTIL" and dist > 2 and sentence[cue.start : cue.end].lower() == "to":
+    word = sentence[cue.start : cue.end].lower()
+    if family == "UNTIL" and dist > 2 and word == "to":
         return None  # "to 125% effective ...": only "to <date>" means "until"
+    if (
+        family == "REF"
+        and p.attributive
+        and not left_of_date
+        and sentence[g.end : cue.start].strip(" '’s")
+    ):
+        return None  # "the April 2 order" names the date; "April 17 – Rule effective" does not
     if not _allowed(cue, dist, left_of_date, p):
-        if family != "BY" or dist > p.topic:
+        if family != "BY" or dist > p.topic or word == "by":
             return None
         family = "DL"  # "due ... no later than" far from the date still says "deadline"
     score = _score(cue, dist, left_of_date, p) * (0.8 if family != cue.family else 1.0)
@@ -156,6 +180,22 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
     _attach(sentence, refs, groups, p)
     targets = [g for g in groups if "REF" not in g.cues]
     _attach(sentence, [c for c in cues if c.family != "REF"], targets, p)
+    for g in groups:
+        if _FRAME_BEFORE.match(sentence[: g.start]) and _FRAME_AFTER.match(sentence, g.end):
+            g.cues["EVENT"] = (1.0, 0, "L")
+    _share_topics(groups)
+
+
+def _share_topics(groups: list[Group]) -> None:
+    """ "large firms must comply from X, and small firms from Y": a date with nothing but the
+    same polarity word as the date before it shares that date's topic words (ellipsis)."""
+    for prev, g in zip(groups, groups[1:], strict=False):
+        pol = set(g.cues) & POLARITY
+        if not pol or set(g.cues) - POLARITY or not pol & set(prev.cues):
+            continue
+        for fam, (score, dist, side) in prev.cues.items():
+            if fam not in POLARITY and fam not in NEGATIVE:
+                g.cues[fam] = (score * 0.9, dist, side)
 
 
 def _attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:

@@ -33,14 +33,26 @@ _EN: list[tuple[str, str, str]] = [
     (
         "SUP",
         "L",
-        r"previously|originally|initially|formerly|had\s+been\s+(?:scheduled|set|due|slated"
-        r"|expected)|rather\s+than|instead\s+of|would\s+(?:otherwise\s+)?have|otherwise",
+        r"(?:previously|originally|initially|formerly)\s+(?:been\s+)?(?:scheduled|set|due|slated"
+        r"|expected|planned|supposed|intended)|had\s+(?:already\s+)?been\s+(?:scheduled|set|due"
+        r"|slated|expected|planned|pushed|moved|delayed|postponed|deferred)|rather\s+than"
+        r"|instead\s+of|would\s+(?:otherwise\s+)?have|otherwise"
+        r"|(?:will|would|shall)\s+(?:now\s+)?not\s+(?:now\s+)?(?:come|enter|take|go)\s+into",
     ),
+    # weak: superseded only when the sentence holds another date ("original date of X ... to Y")
     (
         "SUP2",
         "L",
         r"(?:was|were)\s+(?:originally\s+)?(?:scheduled|set|due|slated|supposed)\s+to"
-        r"|was\s+to\s+(?:take|expire|end)",
+        r"|(?:was|were)\s+to\s+(?:take|expire|end|apply|come|enter|begin|start)"
+        r"|previously|originally|initially|formerly|original",
+    ),
+    # the old date named by the change ("extending a July 9 deadline", "postponing the Aug. 1 start")
+    (
+        "OLD",
+        "L",
+        r"(?:extend(?:s|ed|ing)?|postpon(?:e|es|ed|ing)|delay(?:s|ed|ing)?|push(?:es|ed|ing)?"
+        r"\s+back|mov(?:e|es|ed|ing))\s+(?:the|a|an|its|their)",
     ),
     # neutral phrases that mask the cue words inside them ("to be published", "due to")
     (
@@ -66,7 +78,8 @@ _EN: list[tuple[str, str, str]] = [
         "OPEN",
         "B",
         r"open(?:s|ed|ing)?\s+(?:the\s+)?(?:public\s+)?(?:docket|comment\s+period|window)"
-        r"|docket\s+(?:will\s+)?opens?|begin(?:s|ning)?\s+(?:to\s+)?accept(?:ing)?",
+        r"|docket\s+(?:will\s+)?opens?|begin(?:s|ning)?\s+(?:to\s+)?accept(?:ing)?"
+        r"|investigations?|probes?|inquir(?:y|ies)",
     ),
     ("PUBL", "B", r"(?:must|shall|should|will|to)\s+be\s+published"),
     ("DL", "R", r"by\s+(?:this|that|the\s+above|such)\s+date"),
@@ -81,7 +94,7 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"announc(?:e|ed|es|ing|ement)|(?:issued|published|posted|released"
         r"|filed|signed|adopted|enacted|approved|initiated|launched|unveiled|proposed|declared"
-        r"|reported)|said|says|told|stated|agreed|reached|concluded|discussed|wrote|noted|today",
+        r"|reported)|said|says|told|stated|agreed|reached|struck|concluded|discussed|wrote|noted|today",
     ),
     (
         "REF",
@@ -97,7 +110,7 @@ _EN: list[tuple[str, str, str]] = [
         r"(?:presidential\s+)?proclamations?|executive\s+orders?|notices?|announcements?"
         r"|fact\s+sheet|joint\s+statement|statement|agreement|deal|truce|letter|memo(?:randum)?"
         r"|determination|decision|press\s+release|federal\s+register\s+notice|rule"
-        r"|regulations?|executive|framework|call",
+        r"|regulations?|executive|framework|arrangement|understanding|call",
     ),
     (
         "CUT",
@@ -110,7 +123,7 @@ _EN: list[tuple[str, str, str]] = [
         "BY",
         "L",
         r"no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|by|due(?:\s+(?:on|by))?"
-        r"|closes?\s+on|close\s+of\s+business(?:\s+on)?",
+        r"|clos(?:es?|ed)\s+on|close\s+of\s+business(?:\s+on)?",
     ),
     ("BY", "R", r"at\s+the\s+latest"),
     ("BEFORE", "L", r"before|prior\s+to"),
@@ -125,7 +138,8 @@ _EN: list[tuple[str, str, str]] = [
         "END",
         "B",
         r"expir(?:e|es|ed|ing|ation|y)|end(?:s|ed|ing)?|terminat(?:e|es|ed|ion)|laps(?:e|es|ed)"
-        r"|sunsets?|ceas(?:e|es|ed)|no\s+longer|revert(?:s|ed)?|run\s+out|runs\s+out",
+        r"|sunsets?|ceas(?:e|es|ed)|no\s+longer|revert(?:s|ed)?|run\s+out|runs\s+out"
+        r"|remov(?:e|es|ing|al)|lift(?:s|ing)?|scrap(?:s|ping)?|eliminat(?:e|es|ion)",
     ),
     (
         "EFF",
@@ -136,7 +150,8 @@ _EN: list[tuple[str, str, str]] = [
         r"|implement(?:s|ed|ation)?|kick(?:s|ed)?\s+in|impos(?:e|ed|es|ition)|levied|collect(?:ed|ion)?"
         r"|(?:rise|rises|rose|increase[sd]?|raise[sd]?|climb(?:s|ed)?|jump(?:s|ed)?|fall(?:s)?|drop(?:s|ped)?"
         r"|reduce[sd]?|lower(?:s|ed)?|decrease[sd]?|step(?:s|ped)?\s+up|go(?:es)?\s+up)"
-        r"(?:\s+\w+){0,3}?\s+to\s+\d+(?:\.\d+)?|start\s+date",
+        r"(?:\s+\w+){0,3}?\s+to\s+[$€£¥]?\d+(?:\.\d+)?|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d"
+        r"|start\s+date|begins?|began|begun|commence[sd]?",
     ),  # "to 25" (+ "%": no \b after it)
     (
         "SUS",
@@ -159,8 +174,8 @@ _EN: list[tuple[str, str, str]] = [
     (
         "CMP",
         "B",
-        r"compl(?:y|ies|ying|iance)|required\s+to|must\s+(?:obtain|apply|register|certify"
-        r"|ensure|adopt)|obtain\s+(?:an?\s+)?(?:\w+\s+)?licen[cs]e|transition(?:al)?\s+period"
+        r"compl(?:y|ies|ying|iance)|required(?:\s+to)?|must\s+(?:obtain|apply|register|certify"
+        r"|ensure|adopt|hold|have)|obtain\s+(?:an?\s+)?(?:\w+\s+)?licen[cs]e|transition(?:al)?\s+period"
         r"|grace\s+period|wind[\s-]down",
     ),
     ("PAY", "B", r"pay|payment|paid|payable|fees?|deposit|remit(?:ted|tance)?"),
@@ -178,6 +193,7 @@ _EN: list[tuple[str, str, str]] = [
 
 _ZH: list[tuple[str, str, str]] = [
     ("SUP", "L", r"原定|原計劃|原计划|原本|此前定[于於]|而非|取代"),
+    ("OPEN", "B", r"[发發]起|立案|(?:调查|調查)自"),  # an investigation is initiated
     ("COM", "B", r"意[见見]|[评評][论論]|反[馈饋]|建[议議]"),
     ("OPEN", "B", r"[开開]始(?:征求|徵求|受理)"),
     (
@@ -196,7 +212,7 @@ _ZH: list[tuple[str, str, str]] = [
         "EVENT",
         "B",
         r"宣布|宣佈|[发發][布佈]|公布|公佈|印[发發]|[签簽]署|通[过過]|表示|指出|[称稱]"
-        r"|[颁頒][布佈]|出台|[达達]成|[发發]表|[报報][道导導]|批准",
+        r"|[颁頒][布佈]|出台|[达達]成|[发發]表|[报報][道导導]|批准|[连連][发發]",
     ),
     (
         "REF",

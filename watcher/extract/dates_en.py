@@ -53,9 +53,11 @@ _NUMBER_WORDS = {
 _ORDINAL_DAYS = {"first": 1, "second": 2, "third": 3, "fifth": 5, "tenth": 10, "twentieth": 20}
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _PUB = (
-    r"(?:the\s+)?(?:date\s+of\s+(?:its\s+|this\s+\w+'s\s+)?|its\s+|this\s+\w+'s\s+)?"
+    r"(?:(?:the\s+)?(?:date\s+of\s+(?:its\s+|this\s+\w+'s\s+)?|its\s+|this\s+\w+'s\s+)?"
     r"publication(?:\s+(?:of\s+th(?:is|e)\s+\w+\s+)?in\s+the\s+(?:Federal\s+Register|Official"
     r"\s+Journal(?:\s+of\s+the\s+European\s+Union)?))?"
+    r"|(?:the\s+)?date\s+of\s+this\s+(?:proclamation|order|memorandum|notice|decision"
+    r"|determination|directive|regulation|announcement))"
 )
 _REL_RX = re.compile(
     # "30 days after publication", "within sixty (60) days of the date of publication"
@@ -134,7 +136,7 @@ def find_en(sentence: str) -> list[Mention]:
                 attach_time_en(sentence, men)
                 found.append(men)
     low = sentence.lower()
-    if "publication" in low or "immediate" in low:
+    if "publication" in low or "immediate" in low or "date of this" in low:
         for m in _REL_RX.finditer(sentence):
             found.append(_relative(m))
     return found

@@ -22,14 +22,20 @@ _DATE_RX = re.compile(
 )
 # "13时01分", "零时", "12:01" right after a date.
 _TIME_RX = re.compile(
-    r"\s*(?:(?P<h>[01]?\d|2[0-4]|" + _CN_NUM + r"{1,3})\s*[时時点點]"
+    r"\s*(?P<ap>上午|下午|凌晨|中午|晚上|早上)?\s*"
+    r"(?:(?P<h>[01]?\d|2[0-4]|" + _CN_NUM + r"{1,3})\s*[时時点點]"
     r"(?:\s*(?P<mi>[0-5]?\d|" + _CN_NUM + r"{1,3})\s*分)?|(?P<hh>[01]?\d|2[0-3]):(?P<mm>[0-5]\d))"
 )
 _BEIJING = re.compile(r"北京[时時]间|北京[时時]間|\(北京[时時][间間]\)")
+# "自公布之日起", "发布之日起30日后" (+30), "公布之日的次日起" (+1), "发布之日起20天内" (deadline)
 _REL_RX = re.compile(
-    r"(?:(?:公布|公佈|发布|發布|發佈|印发|印發|签署|簽署|颁布|頒布|頒佈|发文|發文)之日"
-    r"|即日)(?=起|开始|開始)"
-    r"|(?P<imm>立即(?:生效|施行|实施|實施|执行|執行))"
+    r"(?:(?:公布|公佈|发布|發布|發佈|印发|印發|签署|簽署|颁布|頒布|頒佈|发文|發文)(?:之|的)?"
+    r"(?:日(?P<next>的?次日)?|(?P<next2>次日))|即日)"
+    r"(?:起\s*(?P<n>\d{1,3}|"
+    + _CN_NUM
+    + r"{1,3})\s*(?:个工作日|個工作日|日|天)\s*(?P<dir>[后後内內])"
+    r"|(?=起|开始|開始))"
+    r"|(?P<imm>(?:立即|即时|即時|即日)(?:生效|施行|实施|實施|执行|執行))"
 )
 _YEAR_WORD = {"今": 0, "明": 1, "去": -1}
 
@@ -53,6 +59,8 @@ def _attach_time(sentence: str, men: Mention) -> None:
             hour, minute = int(t.group("hh")), int(t.group("mm"))
         else:
             hour, minute = cn_int(t.group("h")), cn_int(t.group("mi") or "0")
+        if t.group("ap") in ("下午", "晚上") and hour < 12:
+            hour += 12
         if hour <= 24 and minute <= 59:
             men.time = f"{hour:02d}:{minute:02d}"
             men.end = t.end()
@@ -86,5 +94,11 @@ def find_zh(sentence: str) -> list[Mention]:
         men = Mention(m.start(), m.end(), rel=REL_PUBLICATION)
         if m.group("imm"):
             men.implied_cue = "EFF"
+        elif m.group("n"):
+            men.rel_days = cn_int(m.group("n"))
+            if m.group("dir") in "内內":
+                men.implied_cue = "BY"  # "之日起20天内": a deadline
+        if m.group("next") or m.group("next2"):
+            men.rel_days += 1
         found.append(men)
     return found

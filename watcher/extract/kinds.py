@@ -70,6 +70,8 @@ def _deadline(cues: Cues, polfam: str, support: float) -> Kinds:
         return [(k, max(s, support)) for k, s in topics]
     if polfam in ("UNTIL", "END"):
         return [("expiry", support)]
+    if polfam == "BY" and _s(cues, "END") >= max(_s(cues, "EFF"), 0.01):
+        return [("expiry", support), ("other_deadline", support * 0.8)]  # "cancel ... by X"
     if polfam == "BEFORE":
         return []
     if _s(cues, "EFF") > _s(cues, "RPT"):
@@ -105,9 +107,13 @@ def _plain(cues: Cues) -> Kinds:
     return kinds
 
 
+def _superseded(cues: Cues, several_groups: bool) -> bool:
+    return "SUP" in cues or "OLD" in cues or ("SUP2" in cues and several_groups)
+
+
 def decide(cues: Cues, several_groups: bool) -> Kinds:
     """Kinds (with support scores) for a single date or list of dates; [] when not a milestone."""
-    if "SUP" in cues or ("SUP2" in cues and several_groups):
+    if _superseded(cues, several_groups):
         return []
     polfam, support = _best(cues, POLARITY)
     if polfam == "SINCE" or (polfam == "BEFORE" and "CUT" in cues):
@@ -125,9 +131,11 @@ def decide(cues: Cues, several_groups: bool) -> Kinds:
 
 def decide_range(cues: Cues, several_groups: bool) -> tuple[Kinds, Kinds]:
     """Kinds for the start and the end of a range "X to Y" / "X至Y"."""
-    if "SUP" in cues or ("SUP2" in cues and several_groups) or "SINCE" in cues:
+    if _superseded(cues, several_groups) or "SINCE" in cues:
         return [], []
-    fam, score = _best(cues, ("SUS", "EFF", "EXT", "END", "COM", "REQ", "CMP", "FROM"))
+    fam, score = _best(cues, ("SUS", "EFF", "EXT", "END", "COM", "REQ", "CMP"))
+    if fam is None:  # "from X to Y" alone: a period of application
+        fam, score = _best(cues, ("FROM",))
     if fam is None or negative_score(cues) > score:
         return [], []
     if fam == "SUS":

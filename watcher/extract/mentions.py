@@ -44,12 +44,15 @@ def valid_day(year: int, month: int, day: int) -> bool:
     return True
 
 
-def resolve_year(month: int, day: int, anchor: dt.date, prefer_future: bool) -> dt.date | None:
+def resolve_year(
+    month: int, day: int, anchor: dt.date, prefer_future: bool, past: bool = False
+) -> dt.date | None:
     """The date with this month/day nearest `anchor`; past candidates are penalised for deadlines.
 
     News and alerts drop the year for dates a few weeks away, so "December 1st" in a text of
     26 Oct 2025 is 2025-12-01; for deadline-like cues a date in the past is less likely, so its
-    distance counts double.
+    distance counts double. With `past` (a past-tense verb governs the date) the latest date not
+    after the anchor is taken.
     """
     best: tuple[float, dt.date] | None = None
     for year in (anchor.year - 1, anchor.year, anchor.year + 1):
@@ -57,6 +60,8 @@ def resolve_year(month: int, day: int, anchor: dt.date, prefer_future: bool) -> 
             continue
         cand = dt.date(year, month, day)
         gap = (cand - anchor).days
+        if past and gap > 0:
+            continue
         cost = float(abs(gap)) if gap >= 0 or not prefer_future else abs(gap) * 2.0
         if best is None or cost < best[0]:
             best = (cost, cand)
@@ -76,7 +81,7 @@ _TZ_NAMES = (
 )
 
 TZ_EN = (
-    r"(?:(?:eastern|central|pacific|mountain)(?:\s+(?:standard|daylight))?\s+time"
+    r"(?:(?:eastern|central|pacific|mountain)(?:\s+(?:standard|daylight))?(?:\s+time)?"
     r"|(?:brussels|beijing|china\s+standard|central\s+european)(?:\s+summer)?\s+time"
     r"|E[SD]T|ET|C[SD]T|P[SD]T|M[SD]T|GMT|UTC|CES?T)"
 )

@@ -6,21 +6,18 @@ import datetime as dt
 import re
 
 from ..models import Event
-from . import classify, cues, kinds, sentences
+from . import anchors, classify, cues, kinds, sentences
 from .dates_en import find_en
 from .dates_zh import find_zh
-from .mentions import Mention, resolve_year
+from .mentions import Mention, resolve_year, valid_day
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Cheap test: can this text contain a date at all?
 _MAYBE_DATE = re.compile(
-    r"\d|[〇零一二三四五六七八九十]\s*月|publication|immediate|之日|即日|立即", re.I
+    r"\d|[〇零一二三四五六七八九十]\s*月|publication|immediate|之日|次日|即日|立即|即[时時]", re.I
 )
-# A passage-level publication/signature date: a line holding only a date ("2025年9月28日",
-# "Dated: November 4, 2025.", "Done at Brussels, 14 April 2025.").
-_SIGN_PREFIX = re.compile(
-    r"^\s*(?:dated:?|done\s+at\s+[\w\s]{1,30},|signed:?|the\s+white\s+house,)?\s*\Z", re.I
-)
+# "on the date of publication, October 9, 2025": the relative date is named right after it
+_NAMED_GAP = re.compile(r"[\s,(]*(?:(?:i\.e\.|that\s+is|on)[\s,]*)?\Z", re.I)
 _PAST = re.compile(r"\b(?:took|became|went|was|were|had|came|expired|ended)\b|已[经經]?", re.I)
 _DEADLINE_KINDS = frozenset({"comment_deadline", "compliance", "other_deadline", "expiry"})
 _MAX_EVIDENCE = 400
@@ -33,7 +30,17 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
     norm = sentences.normalize(text)
     if not _MAYBE_DATE.search(norm):
         return []
-    anchor = _signature_date(norm) or published
+    cache: list[dt.date | None] = []
+
+    def anchor() -> dt.date | None:  # only computed for passages with a relative date
+        if not cache:
+            cache.append(
+                anchors.signature_date(norm, _line_mentions)
+                or anchors.stated_publication(norm, published, _line_mentions)
+                or published
+            )
+        return cache[0]
+
     found: dict[tuple[dt.date, str], Event] = {}
     for start, end in sentences.split(norm):
         sentence = norm[start:end]
@@ -58,7 +65,29 @@ def _mentions(sentence: str, zh: bool) -> list[Mention]:
     for men in found:  # overlapping finds: keep the first, longest
         if not kept or men.start >= kept[-1].end:
             kept.append(men)
-    return kept
+    return _merge_named(sentence, kept)
+
+
+def _line_mentions(line: str) -> list[Mention]:
+    return _mentions(line, bool(_CJK.search(line)))
+
+
+def _merge_named(sentence: str, mentions: list[Mention]) -> list[Mention]:
+    """ "on publication in the Federal Register on Wednesday, Jan. 15": the absolute date names
+    the relative one, so the two are one mention with the absolute date."""
+    out: list[Mention] = []
+    for men in mentions:
+        prev = out[-1] if out else None
+        if (
+            prev is not None and prev.rel is not None and prev.rel_days == 0
+            and men.rel is None and men.month
+            and _NAMED_GAP.match(sentence[prev.end : men.start])
+        ):  # fmt: skip
+            men.start, men.implied_cue = prev.start, prev.implied_cue or men.implied_cue
+            out[-1] = men
+        else:
+            out.append(men)
+    return out
 
 
 def _sentence_events(sentence: str) -> list[tuple[Mention, str, float]]:
@@ -91,8 +120,9 @@ def _range_events(sentence: str, g: classify.Group, several: bool) -> list:
     _inherit_year(first, last)
     start_kinds, end_kinds = kinds.decide_range(g.cues, several)
     if classify.superseded_start(sentence, g):
-        # "postponed from X to Y": X is the old date; Y read as a single date
-        return [(last, k, s) for k, s in kinds.decide(g.cues, several)]
+        # "postponed from X to Y": X is the old date; Y read as a single date, without the "from"
+        cues = {f: v for f, v in g.cues.items() if f not in ("FROM", "FROMW")}
+        return [(last, k, s) for k, s in kinds.decide(cues, several)]
     return [(first, k, s) for k, s in start_kinds] + [(last, k, s) for k, s in end_kinds]
 
 
@@ -105,42 +135,47 @@ def _inherit_year(first: Mention, last: Mention) -> None:
 
 
 def _resolve(men: Mention, kind: str, sentence: str, published, anchor) -> dt.date | None:
+    """The calendar day of `men`; `anchor()` gives the publication date relative dates count from."""
     if men.date is not None:
         return men.date
     if men.rel is not None:
-        base = anchor or published
+        base = anchor()
         men.date = base + dt.timedelta(days=men.rel_days) if base else None
     elif men.year is not None:
         men.date = dt.date(men.year, men.month, men.day)
-    elif published is None and anchor is None:
+    elif (ref := published or anchor()) is None:
         return None
     else:
-        ref = published or anchor
         if men.year_offset is not None:
             try:
                 men.date = dt.date(ref.year + men.year_offset, men.month or ref.month, men.day)
             except ValueError:
                 return None
         else:
-            future = kind in _DEADLINE_KINDS or not _PAST.search(sentence)
-            men.date = resolve_year(men.month, men.day, ref, prefer_future=future)
+            men.date = _nearest_year(men, kind, sentence, ref)
     return men.date
 
 
-def _signature_date(norm: str) -> dt.date | None:
-    """The last line that holds nothing but a full date (a decree's or order's signature)."""
-    found = None
-    for line in norm.splitlines():
-        if len(line) > 60 or not line.strip():
-            continue
-        mentions = _mentions(line, bool(_CJK.search(line)))
-        if len(mentions) != 1 or mentions[0].year is None or mentions[0].rel is not None:
-            continue
-        men = mentions[0]
-        rest = line[: men.start] + line[men.end :].strip(" .。")
-        if _SIGN_PREFIX.match(rest):
-            found = dt.date(men.year, men.month, men.day)
-    return found
+def _nearest_year(men: Mention, kind: str, sentence: str, ref: dt.date) -> dt.date | None:
+    """The year of a date written without one.
+
+    Chinese reports write dates of the current year without it (明年/去年 otherwise), so the
+    publication year is taken, except across the turn of the year. English: the nearest year,
+    the latest past one when a past-tense verb stands just before the date ("came into force on
+    4 April"), and preferring the future for deadlines and when the sentence has no past verb.
+    """
+    if _CJK.search(sentence):
+        year = ref.year
+        if ref.month >= 11 and men.month <= 2:
+            year += 1
+        elif ref.month <= 2 and men.month >= 11:
+            year -= 1
+        return dt.date(year, men.month, men.day) if valid_day(year, men.month, men.day) else None
+    deadline = kind in _DEADLINE_KINDS
+    if not deadline and _PAST.search(sentence, max(0, men.start - 40), men.start):
+        return resolve_year(men.month, men.day, ref, prefer_future=False, past=True)
+    future = deadline or not _PAST.search(sentence)
+    return resolve_year(men.month, men.day, ref, prefer_future=future)
 
 
 def _evidence(text: str, start: int, end: int, men: Mention) -> str:

@@ -1,0 +1,93 @@
+"""The date that publication-relative expressions ("自公布之日起", "on the date of publication",
+"30 days after publication") count from, when the passage itself gives it.
+
+README rule: the publication date is the date the passage gives for it (the date under a
+decree's signature, or a stated "published on X" / "X日发布公告"), else the document's
+`published`. A stated publication is only trusted when it lies shortly before `published`
+(a news report or alert written a few days after the notice), so the publication of some older
+document mentioned in passing is not taken for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from .mentions import Mention, valid_day
+
+_MAX_LAG_DAYS = 10
+
+# A line holding only a date, optionally after "Dated:" (a decree's or order's signature).
+_SIGN_PREFIX = re.compile(r"^\s*(?:dated:?|signed:?|the\s+white\s+house,)?\s*\Z", re.I)
+# "published in the Official Journal on 12 March 2025", "was published on June 16"
+_EN_PUBLISHED = re.compile(
+    r"\bpublished\b(?:\s+(?:in|on)\s+(?:the\s+)?(?:Federal\s+Register|Official\s+Journal"
+    r"(?:\s+of\s+the\s+European\s+Union)?|its\s+website))?\s+on\s+",
+    re.I,
+)
+# "10月9日发布公告", "昨(9)日發布", "29日在欧盟官方公报公布", "9月25日联合发布"
+_ZH_PUBLISHED = re.compile(
+    r"(?:(?P<y>(?:19|20)\d\d)\s*年)?(?:(?P<m>1[0-2]|0?[1-9])\s*月)?\s*\(?(?P<d>3[01]|[12]\d|0?[1-9])"
+    r"\)?\s*日(?:[^,，。;；、\d]{0,10}?)(?:发布|發布|發佈|公布|公佈|印发|印發|颁布|頒布|[连連][发發])"
+)
+
+Finder = Callable[[str], list[Mention]]
+
+
+def signature_date(norm: str, mentions: Finder) -> dt.date | None:
+    """The last short line that holds nothing but a full date."""
+    found = None
+    for line in norm.splitlines():
+        if len(line) > 60 or not line.strip():
+            continue
+        found_here = mentions(line)
+        if len(found_here) != 1 or found_here[0].year is None or found_here[0].rel is not None:
+            continue
+        men = found_here[0]
+        rest = line[: men.start] + line[men.end :].strip(" .。")
+        if _SIGN_PREFIX.match(rest):
+            found = dt.date(men.year, men.month, men.day)
+    return found
+
+
+def stated_publication(norm: str, published: dt.date | None, mentions: Finder):
+    """The first publication date the passage states, if it lies just before `published`."""
+    for m in _EN_PUBLISHED.finditer(norm):
+        window = norm[m.end() : m.end() + 40]
+        found = mentions(window)
+        if found and found[0].start == 0 and found[0].month:
+            date = _full(found[0].year, found[0].month, found[0].day, published)
+            if _plausible(date, published):
+                return date
+    for m in _ZH_PUBLISHED.finditer(norm) if "日" in norm else ():
+        year = int(m.group("y")) if m.group("y") else None
+        month = int(m.group("m")) if m.group("m") else None
+        date = _full(year, month, int(m.group("d")), published)
+        if _plausible(date, published):
+            return date
+    return None
+
+
+def _full(year: int | None, month: int | None, day: int, published: dt.date | None):
+    """Complete a date missing its year (or month) from the publication date: the latest such
+    day not after `published`."""
+    if published is None:
+        return dt.date(year, month, day) if year and month and valid_day(year, month, day) else None
+    if month is None:  # "9日发布": this month, or the previous one
+        year, month = published.year, published.month
+        if day > published.day:
+            year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    elif year is None:
+        year = (
+            published.year
+            if (month, day) <= (published.month, published.day)
+            else published.year - 1
+        )
+    return dt.date(year, month, day) if valid_day(year, month, day) else None
+
+
+def _plausible(date: dt.date | None, published: dt.date | None) -> bool:
+    if date is None:
+        return False
+    return published is None or 0 <= (published - date).days <= _MAX_LAG_DAYS
