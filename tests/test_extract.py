@@ -42,7 +42,15 @@ def _pairs(events: list[Event]) -> set[tuple[str, str]]:
 # --- golden cases ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def _case_param(case: dict):
+    """A case the extractor is known to get wrong carries `known_failure: <why>`: it is run as a
+    strict xfail, so fixing it is noticed (and the marker must then be removed)."""
+    reason = case.get("known_failure")
+    marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+    return pytest.param(case, id=case["id"], marks=marks)
+
+
+@pytest.mark.parametrize("case", [_case_param(c) for c in CASES])
 def test_golden_case(case: dict) -> None:
     events = _run(case["text"], case["published"])
     predicted: dict[str, set[str]] = {}
@@ -322,3 +330,51 @@ def test_dev_set_meets_the_targets() -> None:
     result = score(load_rows(path), extract_deadlines)
     assert result["f1"] >= 0.90, result
     assert result["kind_accuracy"] >= 0.85, result
+
+
+# --- batch-3 rules ---------------------------------------------------------------------------
+
+
+def test_table_column_headers_qualify_the_dates_below_them() -> None:
+    text = "Product | Rate | Effective date\nEVs | 100% | 9/27/2024\nChips | 50% | 1/1/2025"
+    assert _pairs(_run(text, "2024-09-16")) == {
+        ("2024-09-27", "effective"),
+        ("2025-01-01", "effective"),
+    }
+
+
+def test_wire_datelines_and_chinese_cut_offs_are_not_deadlines() -> None:
+    text = "LONDON, Nov 26 (Reuters) - Britain will scrap the relief, Reeves said."
+    assert _run(text, "2025-11-27") == []
+    text = "在8月7日前已装船并处于运输途中、且在10月5日前入境的货物，不适用新税率。"
+    assert _run(text, "2025-08-07") == []
+
+
+def test_through_and_including_closes_a_range() -> None:
+    text = (
+        "The exclusions apply to goods entered on or after September 1, 2025, through and "
+        "including 11:59 p.m. eastern standard time on November 29, 2025."
+    )
+    assert _pairs(_run(text, "2025-08-29")) == {
+        ("2025-09-01", "effective"),
+        ("2025-11-29", "expiry"),
+    }
+
+
+def test_last_year_and_promulgation_and_retroactive_dates() -> None:
+    text = "Canada imposed a 100% tariff on Chinese EVs from October 1 last year."
+    assert _pairs(_run(text, "2025-08-12")) == {("2024-10-01", "effective")}
+    text = "This announcement shall come into force as of the date of promulgation.\nApril 4, 2025"
+    assert _pairs(_run(text, "2025-04-07")) == {("2025-04-04", "effective")}
+    text = "The 15% ceiling applies retroactively to Aug. 7 under the order."
+    assert _pairs(_run(text, "2025-09-17")) == {("2025-08-07", "effective")}
+
+
+def test_a_stated_issue_date_anchors_relative_dates() -> None:
+    text = (
+        "On October 9, 2025, MOFCOM issued Announcement No. 61. Its provisions on technology "
+        "took effect upon publication."
+    )
+    assert _pairs(_run(text, "2025-10-14")) == {("2025-10-09", "effective")}
+    text = "財政部18日公告，利害關係人如有意見，應於公告之日起30日內以書面提出。"
+    assert _pairs(_run(text, "2025-06-19")) == {("2025-07-18", "comment_deadline")}

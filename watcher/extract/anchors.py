@@ -20,16 +20,22 @@ _MAX_LAG_DAYS = 10
 
 # A line holding only a date, optionally after "Dated:" (a decree's or order's signature).
 _SIGN_PREFIX = re.compile(r"^\s*(?:dated:?|signed:?|the\s+white\s+house,)?\s*\Z", re.I)
-# "published in the Official Journal on 12 March 2025", "was published on June 16"
+# "published in the Official Journal on 12 March 2025", "was published on June 16",
+# "Announcement No. 1, released on January 2, 2025"
 _EN_PUBLISHED = re.compile(
-    r"\bpublished\b(?:\s+(?:in|on)\s+(?:the\s+)?(?:Federal\s+Register|Official\s+Journal"
+    r"\b(?:published|released|issued|promulgated|announced)\b(?:\s+(?:in|on)\s+(?:the\s+)?(?:Federal\s+Register|Official\s+Journal"
     r"(?:\s+of\s+the\s+European\s+Union)?|its\s+website))?\s+on\s+",
     re.I,
 )
+# "On October 9, 2025, MOFCOM issued Announcement No. 61" (the verb follows the date)
+_EN_ON = re.compile(r"(?<![\w,])On\s+(?=[A-Z0-9])")
+_EN_ON_VERB = re.compile(r"[^.;\n]{0,100}?\b(?:issued|published|released|promulgated)\b", re.I)
+# "10/10/2025 (date of publication in the Federal Register)"
+_EN_PUB_AFTER = re.compile(r"\s*\((?:the\s+)?(?:date\s+of\s+)?publication\b", re.I)
 # "10月9日发布公告", "昨(9)日發布", "29日在欧盟官方公报公布", "9月25日联合发布"
 _ZH_PUBLISHED = re.compile(
     r"(?:(?P<y>(?:19|20)\d\d)\s*年)?(?:(?P<m>1[0-2]|0?[1-9])\s*月)?\s*\(?(?P<d>3[01]|[12]\d|0?[1-9])"
-    r"\)?\s*日(?:[^,，。;；、\d]{0,10}?)(?:发布|發布|發佈|公布|公佈|印发|印發|颁布|頒布|[连連][发發])"
+    r"\)?\s*日(?:[^,，。;；、\d]{0,10}?)(?:发布|發布|發佈|公布|公佈|印发|印發|颁布|頒布|[连連][发發]|公告)"
 )
 
 Finder = Callable[[str], list[Mention]]
@@ -53,13 +59,9 @@ def signature_date(norm: str, mentions: Finder) -> dt.date | None:
 
 def stated_publication(norm: str, published: dt.date | None, mentions: Finder):
     """The first publication date the passage states, if it lies just before `published`."""
-    for m in _EN_PUBLISHED.finditer(norm):
-        window = norm[m.end() : m.end() + 40]
-        found = mentions(window)
-        if found and found[0].start == 0 and found[0].month:
-            date = _full(found[0].year, found[0].month, found[0].day, published)
-            if _plausible(date, published):
-                return date
+    for date in _stated_en(norm, published, mentions):
+        if _plausible(date, published):
+            return date
     for m in _ZH_PUBLISHED.finditer(norm) if "日" in norm else ():
         year = int(m.group("y")) if m.group("y") else None
         month = int(m.group("m")) if m.group("m") else None
@@ -67,6 +69,25 @@ def stated_publication(norm: str, published: dt.date | None, mentions: Finder):
         if _plausible(date, published):
             return date
     return None
+
+
+def _stated_en(norm: str, published: dt.date | None, mentions: Finder):
+    """Dates the English text states as a publication ("published on X", "On X, ... issued",
+    "X (date of publication)"), in that order of preference."""
+    for m in _EN_PUBLISHED.finditer(norm):
+        found = mentions(norm[m.end() : m.end() + 40])
+        if found and found[0].start == 0 and found[0].month:
+            yield _full(found[0].year, found[0].month, found[0].day, published)
+    for m in _EN_ON.finditer(norm):
+        found = mentions(norm[m.end() : m.end() + 40])
+        if found and found[0].start == 0 and found[0].month:
+            if _EN_ON_VERB.match(norm, m.end() + found[0].end):
+                yield _full(found[0].year, found[0].month, found[0].day, published)
+    for m in _EN_PUB_AFTER.finditer(norm):
+        window = norm[max(0, m.start() - 30) : m.start()]
+        found = mentions(window)
+        if found and found[-1].end == len(window) and found[-1].month:
+            yield _full(found[-1].year, found[-1].month, found[-1].day, published)
 
 
 def _full(year: int | None, month: int | None, day: int, published: dt.date | None):

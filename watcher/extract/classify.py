@@ -64,6 +64,11 @@ _FRAME_AFTER = re.compile(
     r"|notified|struck|agreed|held)\b",
     re.I,
 )
+# "LONDON, Nov 26 (Reuters) -": a wire dateline names the day of the report
+_DATELINE = re.compile(r"\s*\((?:Reuters|AP|AFP|Bloomberg|Xinhua|Kyodo|Yonhap|dpa|UPI)\)")
+# "• March 10, 2025: Due date for ...", "2026/1/1 | 提交申报": a row of a key-dates list or table
+_KEY_BEFORE = re.compile(r"^[\W_]*\Z")
+_KEY_AFTER = re.compile(r"\s*(?:[:|–—]|-\s)")
 _CHANGE = re.compile(
     r"(?:postpone|delay|push|mov|shift|chang|extend|reschedul|延长|延長|推迟|推遲|延期|调整|調整)"
     r"\w*(?:\s+[\w-]+){0,10}\s+from\s*\Z|(?:由|从|從)\s*\Z",
@@ -165,9 +170,19 @@ def _option(cue: Cue, sentence: str, g: Group, left_of_date: bool, p: Params):
             return None
         family = "DL"  # "due ... no later than" far from the date still says "deadline"
     score = _score(cue, dist, left_of_date, p) * (0.8 if family != cue.family else 1.0)
-    if not left_of_date and _RELATIVE.search(sentence, g.end, cue.start):
+    if not left_of_date and (
+        _RELATIVE.search(sentence, g.end, cue.start)
+        or _closes_parenthesis(sentence, g.end, cue.start)
+    ):
         score *= 0.3  # "rules issued on October 9 that halted ...": the clause is about the rules
     return family, score, dist
+
+
+def _closes_parenthesis(sentence: str, start: int, end: int) -> bool:
+    """ "(i.e., through February 28, 2026), carriers may elect to pay": the words after the
+    parenthesis that holds the date are not about it."""
+    close = sentence.find(")", start, end)
+    return close >= 0 and sentence.find("(", start, close) < 0
 
 
 def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
@@ -178,12 +193,27 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
     """
     refs = [c for c in cues if c.family == "REF"]
     _attach(sentence, refs, groups, p)
+    for g in groups:
+        if sentence.find("(", g.end, g.end + 2) >= 0 and _DATELINE.match(sentence, g.end):
+            g.cues["REF"] = (1.0, 0, "R")
     targets = [g for g in groups if "REF" not in g.cues]
     _attach(sentence, [c for c in cues if c.family != "REF"], targets, p)
-    for g in groups:
-        if _FRAME_BEFORE.match(sentence[: g.start]) and _FRAME_AFTER.match(sentence, g.end):
-            g.cues["EVENT"] = (1.0, 0, "L")
+    first = groups[0]  # only the first date can open its sentence
+    if first.start <= 12:
+        head = sentence[: first.start]
+        if _FRAME_BEFORE.match(head) and _FRAME_AFTER.match(sentence, first.end):
+            first.cues["EVENT"] = (1.0, 0, "L")
+        elif _KEY_BEFORE.match(head) and _KEY_AFTER.match(sentence, first.end):
+            first.cues["KEY"] = (1.0, 0, "R")
     _share_topics(groups)
+
+
+def add_header_cues(groups: list[Group], header: list[Cue]) -> None:
+    """The cues of a table column's header ("Effective date") qualify the dates in the column."""
+    for cue in header:
+        if cue.family not in NEGATIVE:
+            for g in groups:
+                g.cues.setdefault(cue.family, (_WEIGHT.get(cue.family, 0.5), 0, "L"))
 
 
 def _share_topics(groups: list[Group]) -> None:

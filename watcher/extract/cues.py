@@ -12,6 +12,8 @@ Families:
 - kinds and topics: EFF, SUS, END, EXT, COM, REQ, APPEAR, CMP, PAY, RPT, NEGOT, PUBL, DL;
 - negatives: EVENT (announced, signed...), MEET (meetings, hearings), REF (the order of X, X公告),
   OPEN (a comment window opens), CUT (goods loaded/shipped before X), SUP / SUP2 (superseded).
+Markers set by classify, not by a lexicon: KEY (a row of a key-dates list: "March 10, 2025: Due
+date for ..."), and REF for a wire dateline ("LONDON, Nov 26 (Reuters) -").
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _EN: list[tuple[str, str, str]] = [
         r"|instead\s+of|would\s+(?:otherwise\s+)?have|otherwise"
         r"|(?:will|would|shall)\s+(?:now\s+)?not\s+(?:now\s+)?(?:come|enter|take|go)\s+into",
     ),
+    ("SUP", "R", r"no\s+longer\s+(?:appl(?:y|ies)|stands?|(?:is\s+|be\s+)?valid)"),
     # weak: superseded only when the sentence holds another date ("original date of X ... to Y")
     (
         "SUP2",
@@ -72,29 +75,43 @@ _EN: list[tuple[str, str, str]] = [
         "COM",
         "B",
         r"(?:post-?hearing\s+)?(?:rebuttal\s+)?comments?|written\s+submissions?"
-        r"|public\s+input|feedback",
+        r"|public\s+input|feedback|(?:public\s+)?consultation|(?:case|rebuttal)\s+briefs?",
     ),
     (
         "OPEN",
         "B",
         r"open(?:s|ed|ing)?\s+(?:the\s+)?(?:public\s+)?(?:docket|comment\s+period|window)"
         r"|docket\s+(?:will\s+)?opens?|begin(?:s|ning)?\s+(?:to\s+)?accept(?:ing)?"
+        r"|(?:will|to)\s+open|window\s+opens?|windows?\s+opening|opens?\s+(?:on|for)"
         r"|investigations?|probes?|inquir(?:y|ies)",
     ),
     ("PUBL", "B", r"(?:must|shall|should|will|to)\s+be\s+published"),
+    # statistics releases: "data for November is due on Dec. 20"
+    (
+        "EVENT",
+        "B",
+        r"(?:data|figures|statistics|numbers|earnings|results)(?:\s+\w+){0,3}?\s+(?:is|are)\s+"
+        r"(?:due|scheduled|expected)",
+    ),
+    # key-date rows: "March 24, 2025: Due date for submission of written comments"
+    ("DL", "B", r"due\s+date|deadline"),
+    # "applies retroactively to Aug. 7": a start, not an end
+    ("FROM", "L", r"retroactive(?:ly)?\s+(?:to|from|as\s+of)"),
     ("DL", "R", r"by\s+(?:this|that|the\s+above|such)\s+date"),
     (
         "MEET",
         "B",
         r"take\s+place|took\s+place|meetings?|meet|met|summit|hearings?|briefings?|talks"
-        r"|visit(?:s|ed)?|conference|roundtable|phone\s+call|session|convene[sd]?",
+        r"|visit(?:s|ed)?|conference|roundtable|phone\s+call|session|convene[sd]?|webinars?"
+        r"|seminars?|workshops?|(?:heard|hears?|hearing)\s+(?:oral\s+)?arguments|oral\s+arguments",
     ),
     (
         "EVENT",
         "B",
         r"announc(?:e|ed|es|ing|ement)|(?:issued|published|posted|released"
         r"|filed|signed|adopted|enacted|approved|initiated|launched|unveiled|proposed|declared"
-        r"|reported)|said|says|told|stated|agreed|reached|struck|concluded|discussed|wrote|noted|today",
+        r"|reported)|said|says|told|stated|agreed|reached|struck|concluded|discussed|wrote|noted|today"
+        r"|ruled|upheld|sued",
     ),
     (
         "REF",
@@ -117,8 +134,20 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"loaded|shipped|in\s+transit|en\s+route|departed|laden|exported|on\s+the\s+water",
     ),
+    (
+        "EFF",
+        "L",
+        r"to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?\s*(?:percent|per\s+cent"
+        r"|%\s*(?:on|from|starting|beginning|effective|as\s+of))",
+    ),
+    ("CMP", "B", r"apply\s+for\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}?licen[cs]es?"),
     ("SINCE", "L", r"since"),
-    ("UNTIL", "L", r"until|till|through|thru|up\s+to\s+and\s+including|extended\s+to|to"),
+    (
+        "UNTIL",
+        "L",
+        r"(?:until|till|through|thru|up\s+to)\s+and\s+including|until|till|through|thru"
+        r"|extended\s+to|to",
+    ),
     (
         "BY",
         "L",
@@ -139,7 +168,8 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"expir(?:e|es|ed|ing|ation|y)|end(?:s|ed|ing)?|terminat(?:e|es|ed|ion)|laps(?:e|es|ed)"
         r"|sunsets?|ceas(?:e|es|ed)|no\s+longer|revert(?:s|ed)?|run\s+out|runs\s+out"
-        r"|remov(?:e|es|ing|al)|lift(?:s|ing)?|scrap(?:s|ping)?|eliminat(?:e|es|ion)",
+        r"|remov(?:e|es|ing|al)|lift(?:s|ing)?|scrap(?:s|ping)?|eliminat(?:e|es|ion)"
+        r"|as\s+(?:the|its)\s+(?:expiry|expiration|end)\s+date",
     ),
     (
         "EFF",
@@ -148,9 +178,11 @@ _EN: list[tuple[str, str, str]] = [
         r"|(?:go|goes|going|went|gone)\s+into\s+effect|(?:come|comes|came|coming)\s+into\s+(?:force|effect)"
         r"|ent(?:er|ers|ered|ry)\s+into\s+force|in\s+(?:effect|force)|appl(?:y|ies|ied)|applicable"
         r"|implement(?:s|ed|ation)?|kick(?:s|ed)?\s+in|impos(?:e|ed|es|ition)|levied|collect(?:ed|ion)?"
-        r"|(?:rise|rises|rose|increase[sd]?|raise[sd]?|climb(?:s|ed)?|jump(?:s|ed)?|fall(?:s)?|drop(?:s|ped)?"
-        r"|reduce[sd]?|lower(?:s|ed)?|decrease[sd]?|step(?:s|ped)?\s+up|go(?:es)?\s+up)"
-        r"(?:\s+\w+){0,3}?\s+to\s+[$€£¥]?\d+(?:\.\d+)?|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d"
+        r"|(?:ris(?:e|es|ing)|rose|increas(?:e|es|ed|ing)|rais(?:e|es|ed|ing)|climb(?:s|ed|ing)?"
+        r"|jump(?:s|ed|ing)?|fall(?:s|ing)?|drop(?:s|ped|ping)?|reduc(?:e|es|ed|ing)|lower(?:s|ed|ing)?"
+        r"|decreas(?:e|es|ed|ing)|step(?:s|ped|ping)?\s+up|go(?:es|ing)?\s+up)"
+        r"(?:\s+\w+){0,3}?\s+to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?"
+        r"|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d|as\s+(?:the|its)\s+(?:start|effective)\s+date"
         r"|start\s+date|begins?|began|begun|commence[sd]?",
     ),  # "to 25" (+ "%": no \b after it)
     (
@@ -169,13 +201,16 @@ _EN: list[tuple[str, str, str]] = [
         "REQ",
         "B",
         r"requests?\s+for\s+(?:exclusion|extension|review|consultation|an?\s+\w+)"
+        r"|(?:inclusion|exclusion|extension)\s+requests?"
+        r"|requests?\s+(?:must|should|shall|may)\s+be\s+(?:filed|submitted)"
         r"|petitions?|applications?\s+for|nominations",
     ),
     (
         "CMP",
         "B",
-        r"compl(?:y|ies|ying|iance)|required(?:\s+to)?|must\s+(?:obtain|apply|register|certify"
-        r"|ensure|adopt|hold|have)|obtain\s+(?:an?\s+)?(?:\w+\s+)?licen[cs]e|transition(?:al)?\s+period"
+        r"compl(?:y|ies|ying|iance)|requir(?:e|es|ed|ing)(?:\s+to)?|must\s+(?:obtain|apply|register"
+        r"|certify|ensure|adopt|hold|have|enroll|complete|update|file)"
+        r"|obtain\s+(?:an?\s+)?(?:\w+\s+)?licen[cs]e|transition(?:al)?\s+period"
         r"|grace\s+period|wind[\s-]down",
     ),
     ("PAY", "B", r"pay|payment|paid|payable|fees?|deposit|remit(?:ted|tance)?"),
@@ -194,13 +229,18 @@ _EN: list[tuple[str, str, str]] = [
 _ZH: list[tuple[str, str, str]] = [
     ("SUP", "L", r"原定|原計劃|原计划|原本|此前定[于於]|而非|取代"),
     ("OPEN", "B", r"[发發]起|立案|(?:调查|調查)自"),  # an investigation is initiated
-    ("COM", "B", r"意[见見]|[评評][论論]|反[馈饋]|建[议議]"),
+    ("COM", "B", r"意[见見]|[评評][论論]|反[馈饋]"),
+    # "按现行有关规定执行", "按照最惠国税率执行": a manner of applying, not a date's verb
+    ("NONE", "B", r"按(?:照)?[^，,。；;]{0,12}?[执執]行"),
+    # "X前已装船", "X前已申报的": goods already shipped/declared before X (a cut-off)
+    ("CUT", "R", r"(?:之|以)?前(?:已|曾)"),
+    ("CUT", "B", r"不(?:适用|適用|加[征徵])|仍(?:然)?(?:适用|適用)"),
     ("OPEN", "B", r"[开開]始(?:征求|徵求|受理)"),
     (
         "END",
         "B",
         r"停止(?:[实實]施|[执執]行|加[征徵])|到期|[届屆]满|[届屆]滿|[终終]止|失效|[废廢]止"
-        r"|[结結]束|取消|停止",
+        r"|[结結]束|取消|停止|不再(?:适用|適用|加[征徵]|[执執]行|[实實]施)",
     ),
     (
         "MEET",
@@ -236,12 +276,18 @@ _ZH: list[tuple[str, str, str]] = [
         r"施行|[实實]施|生效|[执執]行|起[征徵]|加[征徵]|[征徵]收|[适適]用|[启啟]用|上[调調]|下[调調]"
         r"|[调調]整[为為]|落地",
     ),
-    ("SUS", "B", r"[暂暫]停|[暂暫][缓緩]|推[迟遲]|[缓緩][征徵]|中止|停[征徵]"),
+    (
+        "SUS",
+        "B",
+        r"(?:[暂暫]停|中止)(?:[实實]施|[执執]行|[适適]用|加[征徵])?|[暂暫][缓緩]|推[迟遲]|[缓緩][征徵]"
+        r"|停[征徵]",
+    ),
     ("EXT", "B", r"延[长長]|延期|有效期|豁免|排除|[继繼][续續]|保留"),
     (
         "CMP",
         "B",
-        r"[过過]渡期|合[规規]|[须須]取得|[应應][当當]取得|申[领領]|整改|[许許]可|[登註注][记記册冊]",
+        r"[过過]渡期|合[规規]|[须須]取得|[应應][当當]取得|申[领領]|整改|[许許]可|[登註注][记記册冊]"
+        r"|完成|方可",
     ),
     ("PAY", "B", r"[缴繳][纳納]|[缴繳][费費]|支付|[缴繳]款"),
     ("RPT", "B", r"[报報]告|申[报報]|[备備]案|提交"),

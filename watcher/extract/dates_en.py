@@ -54,9 +54,9 @@ _ORDINAL_DAYS = {"first": 1, "second": 2, "third": 3, "fifth": 5, "tenth": 10, "
 _NUM = r"(?P<num>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
 _PUB = (
     r"(?:(?:the\s+)?(?:date\s+of\s+(?:its\s+|this\s+\w+'s\s+)?|its\s+|this\s+\w+'s\s+)?"
-    r"publication(?:\s+(?:of\s+th(?:is|e)\s+\w+\s+)?in\s+the\s+(?:Federal\s+Register|Official"
-    r"\s+Journal(?:\s+of\s+the\s+European\s+Union)?))?"
-    r"|(?:the\s+)?date\s+of\s+this\s+(?:proclamation|order|memorandum|notice|decision"
+    r"(?:publication|promulgation|issuance)(?:\s+(?:of\s+th(?:is|e)\s+\w+\s+)?in\s+the\s+"
+    r"(?:Federal\s+Register|Official\s+Journal(?:\s+of\s+the\s+European\s+Union)?))?"
+    r"|(?:the\s+)?date\s+of\s+(?:this|the)\s+(?:proclamation|order|memorandum|notice|decision"
     r"|determination|directive|regulation|announcement))"
 )
 _REL_RX = re.compile(
@@ -75,7 +75,7 @@ _REL_RX = re.compile(
     # "on the date of publication", "upon publication", "[INSERT DATE OF PUBLICATION ...]"
     + r"|\b(?:up)?on\s+"
     + _PUB
-    + r"(?!\s+of\b)|\bdate\s+of\s+publication(?:\s+in\s+the\s+Federal\s+"
+    + r"(?!\s+of\b)|\bdate\s+of\s+(?:publication|promulgation|issuance)(?:\s+in\s+the\s+Federal\s+"
     r"Register)?|\bday\s+of\s+(?:its\s+)?publication"
     # "effective immediately", "with immediate effect"
     r"|\b(?P<imm>(?:effective|takes?\s+effect|in\s+effect)\s+immediately"
@@ -85,6 +85,9 @@ _REL_RX = re.compile(
 
 
 _DIGIT = re.compile(r"\d")
+# "from October 1 last year": the year is relative to the publication
+_YEAR_WORD = re.compile(r"\s+(last|next|this)\s+year\b", re.I)
+_YEAR_OFFSET = {"last": -1, "next": 1, "this": 0}
 
 
 def _num(text: str) -> int:
@@ -108,7 +111,10 @@ def _absolute(m: re.Match[str]) -> Mention | None:
     year = int(year) if year else None
     if not valid_day(year or 2024, month, day):  # 2024: a leap year accepts Feb 29 without year
         return None
-    return Mention(m.start(), m.end(), month=month, day=day, year=year)
+    men = Mention(m.start(), m.end(), month=month, day=day, year=year)
+    if year is None and (w := _YEAR_WORD.match(m.string, m.end())) is not None:
+        men.year_offset, men.end = _YEAR_OFFSET[w.group(1).lower()], w.end()
+    return men
 
 
 def _relative(m: re.Match[str]) -> Mention:
@@ -136,7 +142,10 @@ def find_en(sentence: str) -> list[Mention]:
                 attach_time_en(sentence, men)
                 found.append(men)
     low = sentence.lower()
-    if "publication" in low or "immediate" in low or "date of this" in low:
+    if (
+        "publication" in low or "immediate" in low or "date of th" in low
+        or "promulgation" in low or "issuance" in low
+    ):  # fmt: skip
         for m in _REL_RX.finditer(sentence):
             found.append(_relative(m))
     return found

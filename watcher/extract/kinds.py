@@ -27,6 +27,7 @@ _PLAIN_KINDS = {
     "DL": "other_deadline", "APPEAR": "other_deadline", "PUBL": "other_deadline",
 }  # fmt: skip
 _PERIOD = ("SUS", "EXT")
+_NO = (0.0, 0, "")
 
 
 def _s(cues: Cues, family: str) -> float:
@@ -49,7 +50,7 @@ def negative_score(cues: Cues) -> float:
 def _topic_kinds(cues: Cues) -> Kinds:
     """Kinds named by deadline topics, keeping every topic at least 0.4 times as strong as the
     best ("comments and requests to appear ... by X" is both a comment and another deadline)."""
-    found = [(k, cues[f][0]) for f, k in _DEADLINE_TOPICS.items() if f in cues]
+    found = [(k, cues[f][0]) for f, k in _DEADLINE_TOPICS.items() if cues.get(f, _NO)[0] >= 0.1]
     if not found:
         return []
     top = max(s for _, s in found)
@@ -83,15 +84,22 @@ def _start(cues: Cues, polfam: str, support: float) -> Kinds:
     fam, score = _best(cues, _START_KINDS)
     if max(_s(cues, "COM"), _s(cues, "OPEN")) > score:
         return []  # a comment window opening is not a milestone
-    if fam is not None:
-        return [(_START_KINDS[fam], max(score, support))]
-    return [("effective", support)] if polfam == "FROM" else []
+    if fam is None:
+        return [("effective", support)] if polfam == "FROM" else []
+    kinds = [(_START_KINDS[fam], max(score, support))]
+    if fam == "CMP":
+        # "cash deposits required on entries on or after X": the obligation also takes effect
+        kinds.append(("effective", max(score, support) * 0.9))
+    elif fam == "EFF" and _s(cues, "SUS") >= 0.5 * score:
+        kinds.append(("suspension", _s(cues, "SUS")))  # "the suspension takes effect as of X"
+    return kinds
 
 
 def _plain(cues: Cues) -> Kinds:
     fam, score = _best(cues, _PLAIN_KINDS)
     if fam is None:
-        return []
+        # a key-dates row ("March 10, 2025: Due date for requests ...") is a milestone by place
+        return _key_row(cues)
     if fam in ("END", "DL"):
         topics = _topic_kinds(cues)
         if (
@@ -107,6 +115,13 @@ def _plain(cues: Cues) -> Kinds:
     return kinds
 
 
+def _key_row(cues: Cues) -> Kinds:
+    if "KEY" not in cues:
+        return []
+    report = [("other_deadline", cues["RPT"][0])] if "RPT" in cues else []
+    return _topic_kinds(cues) or report
+
+
 def _superseded(cues: Cues, several_groups: bool) -> bool:
     return "SUP" in cues or "OLD" in cues or ("SUP2" in cues and several_groups)
 
@@ -116,7 +131,7 @@ def decide(cues: Cues, several_groups: bool) -> Kinds:
     if _superseded(cues, several_groups):
         return []
     polfam, support = _best(cues, POLARITY)
-    if polfam == "SINCE" or (polfam == "BEFORE" and "CUT" in cues):
+    if polfam == "SINCE" or (polfam in ("BEFORE", "BY") and _s(cues, "CUT") >= 0.3):
         return []
     if polfam in ("UNTIL", "BY", "BEFORE"):
         kinds = _deadline(cues, polfam, support)
@@ -135,7 +150,7 @@ def decide_range(cues: Cues, several_groups: bool) -> tuple[Kinds, Kinds]:
         return [], []
     fam, score = _best(cues, ("SUS", "EFF", "EXT", "END", "COM", "REQ", "CMP"))
     if fam is None:  # "from X to Y" alone: a period of application
-        fam, score = _best(cues, ("FROM",))
+        fam, score = _best(cues, ("FROM", "FROMW"))
     if fam is None or negative_score(cues) > score:
         return [], []
     if fam == "SUS":

@@ -71,7 +71,7 @@ def resolve_year(
 # --- times of day and zones ------------------------------------------------------------------
 
 _TZ_NAMES = (
-    (re.compile(r"eastern|\bE[SD]?T\b", re.I), "America/New_York"),
+    (re.compile(r"eastern|\bE[SD]?T\b|new\s+york", re.I), "America/New_York"),
     (re.compile(r"central\s+european|\bCES?T\b|brussels", re.I), "Europe/Brussels"),
     (re.compile(r"central|\bC[SD]T\b", re.I), "America/Chicago"),
     (re.compile(r"pacific|\bP[SD]T\b", re.I), "America/Los_Angeles"),
@@ -82,7 +82,7 @@ _TZ_NAMES = (
 
 TZ_EN = (
     r"(?:(?:eastern|central|pacific|mountain)(?:\s+(?:standard|daylight))?(?:\s+time)?"
-    r"|(?:brussels|beijing|china\s+standard|central\s+european)(?:\s+summer)?\s+time"
+    r"|(?:brussels|beijing|china\s+standard|central\s+european|new\s+york)(?:\s+summer)?\s+time"
     r"|E[SD]T|ET|C[SD]T|P[SD]T|M[SD]T|GMT|UTC|CES?T)"
 )
 TIME_EN = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 
@@ -14,7 +15,8 @@ from .mentions import Mention, resolve_year, valid_day
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Cheap test: can this text contain a date at all?
 _MAYBE_DATE = re.compile(
-    r"\d|[〇零一二三四五六七八九十]\s*月|publication|immediate|之日|次日|即日|立即|即[时時]", re.I
+    r"\d|[〇零一二三四五六七八九十]\s*月|publication|promulgation|issuance|immediate|之日|次日|即日|立即|即[时時]",
+    re.I,
 )
 # "on the date of publication, October 9, 2025": the relative date is named right after it
 _NAMED_GAP = re.compile(r"[\s,(]*(?:(?:i\.e\.|that\s+is|on)[\s,]*)?\Z", re.I)
@@ -42,18 +44,43 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
         return cache[0]
 
     found: dict[tuple[dt.date, str], Event] = {}
+    header: list[str] | None = None
     for start, end in sentences.split(norm):
         sentence = norm[start:end]
-        for men, kind, score in _sentence_events(sentence):
+        header, column = _table(sentence, header) if "|" in sentence else (None, None)
+        for men, kind, score in _sentence_events(sentence, column):
             date = _resolve(men, kind, sentence, published, anchor)
             if date is None:
                 continue
             ev = Event(date, kind, _evidence(text, start, end, men), _confidence(men, score),
                        men.time, men.tz)  # fmt: skip
             key = (date, kind)
-            if key not in found or found[key].confidence < ev.confidence:
-                found[key] = ev
+            if key in found:
+                ev = _better(found[key], ev)
+            found[key] = ev
     return list(found.values())
+
+
+def _table(sentence: str, header: list[str] | None) -> tuple[list[str] | None, str | None]:
+    """Tables flattened to "a | b | c" lines: (the header row in force, the header of the column
+    that holds this row's date). "Product | Rate | Effective date" then "EVs | 100% | 9/27/2024":
+    the date is an effective date although its own line says nothing about it."""
+    cells = sentence.split("|")
+    dated = [i for i, cell in enumerate(cells) if _line_mentions(cell)]
+    if not dated:
+        return cells, None  # a header row
+    if header is None or len(header) != len(cells):
+        return header, None
+    return header, header[dated[0]]
+
+
+def _better(old: Event, new: Event) -> Event:
+    """The more confident of two events for one (date, kind), keeping a time or zone that only
+    the other gives ("自12月1日0时起…" then "本公告自12月1日起施行")."""
+    best, other = (new, old) if new.confidence > old.confidence else (old, new)
+    if best.time is None and other.time is not None:
+        return dataclasses.replace(best, time=other.time, tz=other.tz)
+    return best
 
 
 def _mentions(sentence: str, zh: bool) -> list[Mention]:
@@ -90,7 +117,7 @@ def _merge_named(sentence: str, mentions: list[Mention]) -> list[Mention]:
     return out
 
 
-def _sentence_events(sentence: str) -> list[tuple[Mention, str, float]]:
+def _sentence_events(sentence: str, column: str | None = None) -> list[tuple[Mention, str, float]]:
     zh = bool(_CJK.search(sentence))
     mentions = _mentions(sentence, zh)
     if not mentions:
@@ -101,6 +128,8 @@ def _sentence_events(sentence: str) -> list[tuple[Mention, str, float]]:
         c for c in cues.scan(sentence, zh) if not any(c.start < e and c.end > s for s, e in spans)
     ]
     classify.attach(sentence, found, groups, classify.ZH if zh else classify.EN)
+    if column:
+        classify.add_header_cues(groups, cues.scan(column, zh))
     several = len(groups) > 1
     out: list[tuple[Mention, str, float]] = []
     for g in groups:

@@ -36,8 +36,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if m is None:
         return False
     word = m.group(1).lower()
-    # single letters ("J. Smith"), dotted initialisms ("U.S.") and known abbreviations
-    return len(word) == 1 or word in _ABBREV or ("." in word and len(word) <= 6)
+    # single letters ("J. Smith", not "Nov. 1. The"), dotted initialisms ("U.S."), abbreviations
+    return (
+        (len(word) == 1 and word.isalpha()) or word in _ABBREV or ("." in word and len(word) <= 6)
+    )
 
 
 def split(text: str) -> list[tuple[int, int]]:
