@@ -10,7 +10,11 @@ RUN python3 -m venv /opt/watcher
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY watcher ./watcher
-RUN /opt/watcher/bin/pip install --no-compile . \
+# Optional build secret `pip.conf` (e.g. a CA bundle behind a TLS-inspecting proxy, or a mirror):
+# used for this step only, never stored in a layer.
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf \
+    --mount=type=secret,id=ca.crt,target=/etc/ssl/certs/build-ca.crt \
+    /opt/watcher/bin/pip install --no-compile . \
  && /opt/watcher/bin/python -m compileall -q /opt/watcher/lib
 
 # ---- runtime: the base plus the virtual environment, nothing to build with

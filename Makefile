@@ -39,9 +39,8 @@ test-container: $(VENV)/.installed-test  ## build the image with podman, run it,
 eval: $(VENV)/.installed  ## deadline extraction quality on ../shared/eval/extract-dev.jsonl
 	$(PY) -m watcher.extract.evaluate
 
-bench: $(VENV)/.installed-bench  ## benchmarks, never part of `make test`
-	$(PY) bench/bench_extract.py
-	$(PY) bench/bench_rules.py
+bench: $(VENV)/.installed-bench  ## every benchmark (~6 min on 2 cores) -> docs/benchmarks.md, docs/benchmarks.png
+	$(PY) bench/run_all.py
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check watcher tests bench

@@ -16,6 +16,7 @@ import email.policy
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -141,6 +142,7 @@ class WebhookSink:
     def __init__(self) -> None:
         self.inbox = _Inbox()
         self._failures = 0
+        self.delay = 0.0  # seconds between recording a request and answering it (a slow receiver)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((HOST, 0), self._handler_class())
         self._server.daemon_threads = True
@@ -199,6 +201,8 @@ class WebhookSink:
                 except ValueError:
                     body = text
                 sink.inbox.append(Request(self.path, dict(self.headers.items()), body))
+                if sink.delay:
+                    time.sleep(sink.delay)
                 status = 500 if sink._take_failure() else 200
                 payload = b'{"error": "sink told to fail"}' if status == 500 else b"{}"
                 self.send_response(status)

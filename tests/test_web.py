@@ -80,7 +80,9 @@ async def test_health_readiness_and_metrics_answer_over_http(service, webhook_si
         async def polled_and_sent():  # type: ignore[no-untyped-def]
             parsed = samples((await client.get("/metrics")).text)
             sent = value(parsed, "watcher_deliveries_total", channel="hook", outcome="sent") or 0
-            return parsed if value(parsed, "watcher_polls_total", source=source, outcome="fetched") and sent else None
+            drained = value(parsed, "watcher_outbox_alerts", status="pending") == 0  # the send is recorded too
+            polled = value(parsed, "watcher_polls_total", source=source, outcome="fetched")
+            return parsed if polled and sent and drained else None
 
         parsed = await wait_for(polled_and_sent, what="a poll and a delivery in /metrics")
         text = (await client.get("/metrics")).text

@@ -17,45 +17,55 @@ from watcher.pipeline import Context, SourceOutcome, run_source
 from watcher.runtime import build_context, close_context
 from watcher.settings import Settings
 
+SMALL_POLL = 8  # fewer sources than this are parsed in-process
 
 async def poll_once(
     settings: Settings, names: Sequence[str], progress: bool = False
 ) -> tuple[list[SourceOutcome], DeliveryReport]:
     """Poll the chosen (else every enabled) source now, then deliver what is due."""
     from watcher.db import repo
+    from watcher.workers import default_workers
 
-    ctx = await build_context(settings)
+    chosen = [s for s in settings.sources if (s.name in names if names else s.enabled)]
+    # A process per core parses: one cycle is over as soon as possible. Worker processes take
+    # ~0.3 s to start, so a poll of a few sources parses in a thread instead.
+    workers = settings.fetch.parse_workers
+    if workers is None:
+        workers = default_workers() if len(chosen) >= SMALL_POLL else 0
+    ctx = await build_context(settings, parse_workers=workers)
     try:
-        chosen = [s for s in settings.sources if (s.name in names if names else s.enabled)]
         lease = max(settings.defaults.timeout, 30.0) * 2 + 60
 
-        def claim() -> list[str]:
+        def claim() -> dict[str, repo.SourceHealth | None]:
             with ctx.sessions() as session, session.begin():
-                return repo.claim_sources(session, [s.name for s in chosen], ctx.owner, ctx.clock(), lease, due_only=False)
+                names = repo.claim_sources(session, [s.name for s in chosen], ctx.owner, ctx.clock(), lease, due_only=False)
+                states = repo.source_health(session, names)  # one query for the whole cycle
+                return {name: states.get(name) for name in names}
 
-        claimed = set(await asyncio.to_thread(claim))
+        claimed = await asyncio.to_thread(claim)
         busy = [SourceOutcome(s.name, "busy", error="polled by another process right now") for s in chosen if s.name not in claimed]
-        outcomes = await _run_all(ctx, [s for s in chosen if s.name in claimed], progress)
+        outcomes = await _run_all(ctx, [(s, claimed[s.name]) for s in chosen if s.name in claimed], progress)
         report = await deliver_due(ctx)
         return outcomes + busy, report
     finally:
         await close_context(ctx)
 
 
-async def _run_all(ctx: Context, chosen: list[Any], progress: bool) -> list[SourceOutcome]:
+async def _run_all(ctx: Context, chosen: list[tuple[Any, Any]], progress: bool) -> list[SourceOutcome]:
+    """Run every (source, stored state) pair concurrently; the fetcher bounds the connections."""
     if not progress or not chosen:
-        return list(await asyncio.gather(*(run_source(ctx, s) for s in chosen)))
+        return list(await asyncio.gather(*(run_source(ctx, s, state) for s, state in chosen)))
     from rich.progress import Progress
 
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("polling", total=len(chosen))
 
-        async def one(source: Any) -> SourceOutcome:
-            outcome = await run_source(ctx, source)
+        async def one(source: Any, state: Any) -> SourceOutcome:
+            outcome = await run_source(ctx, source, state)
             bar.advance(task)
             return outcome
 
-        return list(await asyncio.gather(*(one(s) for s in chosen)))
+        return list(await asyncio.gather(*(one(s, state) for s, state in chosen)))
 
 
 def _console() -> Console:

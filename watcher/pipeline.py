@@ -17,19 +17,23 @@ import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher import health, metrics
+from watcher.db import registry as registry_db
 from watcher.db import repo
 from watcher.errors import FetchError, ParseError, Reason, WatcherError
 from watcher.fetch import Fetcher, backoff_delay
-from watcher.models import Alert, FetchResult, Item, Match
+from watcher.models import Alert, Event, FetchResult, Item, Match, Measure
 from watcher.registry import stage as registry_stage
+from watcher.registry.events import items_events
 from watcher.rules import RuleIndex
 from watcher.settings import Settings, SourceBase
 from watcher.sources import Poll, collect
+from watcher.workers import CpuPool
 
 log = structlog.get_logger("watcher.pipeline")
 # Only to find the parts of an amended text that are new; rules.quote_sentence does the quoting.
@@ -56,6 +60,14 @@ class Context:
     owner: str = field(default_factory=worker_id)
     clock: Callable[[], dt.datetime] = utcnow
     alerts_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
+    # Parsing and extraction run here, off the event loop (runtime sizes it to the cores).
+    cpu: CpuPool = field(default_factory=lambda: CpuPool(0))
+    # Sources' write transactions waiting their turn: SQLite has one writer, and threads queueing
+    # on its lock sleep in its busy handler (runtime allows more at a time on PostgreSQL).
+    writers: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    # Sources between their fetch and their write: bounds the bodies and items held in memory
+    # when fetching outruns the database (runtime sets it to `fetch.max_connections`).
+    inflight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,29 +87,72 @@ class SourceOutcome:
         return self.status not in ("failed",)
 
 
-async def run_source(ctx: Context, source: SourceBase) -> SourceOutcome:
-    """Fetch one source (already claimed by `ctx.owner`) and carry what it yields to the outbox."""
+UNREAD: Any = object()  # run_source reads the source's state itself
+
+
+async def run_source(ctx: Context, source: SourceBase, state: repo.SourceHealth | None = UNREAD) -> SourceOutcome:
+    """Fetch one source (already claimed by `ctx.owner`) and carry what it yields to the outbox.
+    `state`: the source's stored state, when the caller read it (one query for a whole cycle)."""
+    async with ctx.inflight:
+        return await _run_source(ctx, source, state)
+
+
+async def _run_source(ctx: Context, source: SourceBase, state: repo.SourceHealth | None) -> SourceOutcome:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    state = await asyncio.to_thread(_read_state, ctx, source.name)
+    if state is UNREAD:
+        state = await asyncio.to_thread(_read_state, ctx, source.name)
     first_poll = state is None or state.last_success_at is None
     try:
-        collected = await collect(source_poll(ctx, source, state, first_poll), source)
+        poll = source_poll(ctx, source, state, first_poll)
+        collected = await collect(poll, source)
         result, items = collected.result, collected.items
+        prepared = await _prepare(ctx, source, items)
     except (FetchError, ParseError) as exc:
         failures = (state.consecutive_failures if state else 0) + 1
-        outcome = await asyncio.to_thread(_record_failure, ctx, source, exc, failures, state)
+        async with ctx.writers:
+            outcome = await asyncio.to_thread(_record_failure, ctx, source, exc, failures, state)
         return replace(outcome, elapsed=loop.time() - started)
     except Exception as exc:  # a bug in a parser must not stop the other sources
         log.exception("source.crashed", source=source.name)
         failures = (state.consecutive_failures if state else 0) + 1
         err = WatcherError(f"internal error: {exc.__class__.__name__}: {exc}", Reason.unknown)
-        outcome = await asyncio.to_thread(_record_failure, ctx, source, err, failures, state)
+        async with ctx.writers:
+            outcome = await asyncio.to_thread(_record_failure, ctx, source, err, failures, state)
         return replace(outcome, elapsed=loop.time() - started)
-    outcome = await asyncio.to_thread(_store, ctx, source, result, items, first_poll, collected.cursor, state)
+    async with ctx.writers:
+        outcome = await asyncio.to_thread(
+            _store, ctx, source, result, items, first_poll, collected.cursor, state, prepared
+        )
     if outcome.alerts:
         ctx.alerts_enqueued.set()
     return replace(outcome, elapsed=loop.time() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What the items that are new or changed need before storing, computed outside the write
+    transaction: their deadline events (in a worker process) and rule matches, by item key."""
+
+    events: dict[str, list[Event]] = field(default_factory=dict)
+    matches: dict[str, list[Match]] = field(default_factory=dict)
+
+
+async def _prepare(ctx: Context, source: SourceBase, items: list[Item]) -> Prepared:
+    if not items:
+        return Prepared()
+    stored, measures = await asyncio.to_thread(_stored_and_measures, ctx, source.name, [i.key for i in items])
+    todo = [i for i in items if stored.get(i.key) != i.content_hash]
+    matches = {i.key: ctx.rules.match(i) for i in todo}
+    # Only items a rule matched or that name a measure can make a finding: extract those only.
+    wanted = [i for i in todo if registry_stage.needs_events(i, bool(matches[i.key]), measures)]
+    events = await ctx.cpu.run(items_events, wanted) if wanted else []
+    return Prepared(events={i.key: e for i, e in zip(wanted, events, strict=True)}, matches=matches)
+
+
+def _stored_and_measures(ctx: Context, source: str, keys: list[str]) -> tuple[dict[str, str], list[Measure]]:
+    with ctx.sessions() as session:
+        return repo.known_item_keys(session, source, keys), registry_db.get_measures(session)
 
 
 def _read_state(ctx: Context, name: str) -> repo.SourceHealth | None:
@@ -120,7 +175,7 @@ def source_poll(ctx: Context, source: SourceBase, state: repo.SourceHealth | Non
         fetcher=ctx.fetcher, timeout=ctx.settings.source_timeout(source), now=now,
         etag=state.etag if state else None, last_modified=state.last_modified if state else None,
         previous_hash=state.body_hash if state else None, cursor=state.cursor if state else None,
-        quiet_before=_backfill_cutoff(ctx, now, first_poll), known=known,
+        quiet_before=_backfill_cutoff(ctx, now, first_poll), known=known, offload=ctx.cpu.run,
     )  # fmt: skip
 
 
@@ -141,15 +196,17 @@ def _health_check(
 
 def _store(
     ctx: Context, source: SourceBase, result: FetchResult, items: list[Item], first_poll: bool,
-    cursor: str | None = None, state: repo.SourceHealth | None = None,
+    cursor: str | None = None, state: repo.SourceHealth | None = None, prepared: Prepared | None = None,
 ) -> SourceOutcome:  # fmt: skip
     """One transaction: items, their alerts (the outbox) and the source's state."""
+    pre = prepared or Prepared()
     now = ctx.clock()
     next_due = now + dt.timedelta(seconds=ctx.settings.source_interval(source))
     with ctx.sessions() as session, session.begin():
         changes = repo.store_items(session, items, now)
-        matches = {c.item_id: ctx.rules.match(c.item) for c in changes}
-        findings = registry_stage.reconcile_changes(session, source, changes, matches, now)
+        matches = {c.item_id: pre.matches[c.item.key] if c.item.key in pre.matches else ctx.rules.match(c.item)
+                   for c in changes}  # fmt: skip
+        findings = registry_stage.reconcile_changes(session, source, changes, matches, now, pre.events)
         quiet_before = _backfill_cutoff(ctx, now, first_poll)
         alerts = route(changes, matches, findings, ctx.rules, ctx.settings, quiet_before)
         enqueued = repo.enqueue(session, alerts, now)

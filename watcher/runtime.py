@@ -13,13 +13,18 @@ from watcher.fetch import Fetcher
 from watcher.pipeline import Context, utcnow, worker_id
 from watcher.rules import RuleIndex
 from watcher.settings import Settings
+from watcher.workers import CpuPool
 
 log = structlog.get_logger("watcher.runtime")
 _keepers: dict[int, asyncio.Task[None]] = {}  # id(ctx) -> its lease renewal
 
 
-async def build_context(settings: Settings, owner: str | None = None, migrate: bool = True) -> Context:
-    """Open the database (migrating it to head unless told not to), sync the source rows, compile rules."""
+async def build_context(
+    settings: Settings, owner: str | None = None, migrate: bool = True, parse_workers: int | None = None
+) -> Context:
+    """Open the database (migrating it to head unless told not to), sync the source rows, compile rules.
+    `parse_workers`: processes that parse (else `fetch.parse_workers`, else none: the service parses
+    in threads, keeping its memory small; `poll --once` over many sources asks for a process per core)."""
 
     def prepare():  # type: ignore[no-untyped-def]
         engine = make_engine(settings.database)
@@ -33,13 +38,19 @@ async def build_context(settings: Settings, owner: str | None = None, migrate: b
                 log.info("registry.imported", file=settings.registry, **counts)
         return maker
 
+    workers = parse_workers if parse_workers is not None else settings.fetch.parse_workers
+    cpu = CpuPool(workers or 0)  # started by the first body to parse: a cycle of 304s needs none
     maker = await asyncio.to_thread(prepare)
+    sqlite = maker.kw["bind"].dialect.name == "sqlite"
     ctx = Context(
         settings=settings,
         sessions=maker,
         fetcher=Fetcher(settings.fetch, allow_private=settings.allow_private_networks),
         rules=RuleIndex.from_settings(settings),
         owner=owner or worker_id(),
+        cpu=cpu,
+        writers=asyncio.Semaphore(1 if sqlite else 8),
+        inflight=asyncio.Semaphore(settings.fetch.max_connections),
     )
     _keepers[id(ctx)] = asyncio.create_task(keep_leases(ctx), name="keep-leases")
     return ctx
@@ -67,6 +78,7 @@ async def close_context(ctx: Context) -> None:
     if keeper is not None:
         keeper.cancel()
     await ctx.fetcher.aclose()
+    ctx.cpu.close()
     bind = ctx.sessions.kw.get("bind")
     if bind is not None:
         bind.dispose()

@@ -63,7 +63,9 @@ class Service:
         self.leader = Leader(normalise_url(settings.database))
         metrics.set_replica(self.ctx.owner)
         opts = dict(max_instances=1, coalesce=True, misfire_grace_time=None)
-        self.scheduler.add_job(self.poll_due, "interval", seconds=POLL_TICK, id="poll", **opts)
+        # jitter: replicas started together would otherwise tick in step, and the first would
+        # claim every due source each time (correct, but one replica doing all the work)
+        self.scheduler.add_job(self.poll_due, "interval", seconds=POLL_TICK, jitter=POLL_TICK / 2, id="poll", **opts)
         interval = self.ctx.settings.delivery.interval
         self.scheduler.add_job(self.deliver, "interval", seconds=interval, id="deliver", **opts)
         hk = self.ctx.settings.housekeeping.interval

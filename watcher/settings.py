@@ -75,6 +75,10 @@ class FetchSettings(Strict):
     max_connections: int = Field(64, gt=0)
     per_host: int = Field(8, gt=0)
     max_backoff: Duration = 6 * 3600.0
+    # Processes that parse fetched bodies and extract deadlines; 0: threads of the main process.
+    # None: one per core for `watcher poll --once` over many sources, 0 for `watcher run`
+    # (the service has its whole interval to poll; worker processes cost ~30 MB each).
+    parse_workers: int | None = Field(None, ge=0, le=64)
 
 
 class DeliverySettings(Strict):
@@ -302,7 +306,8 @@ def load(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None 
     file = config_path(path)
     shown = str(file)
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        # libyaml's loader when there is one: ten times faster on a file of a thousand sources
+        raw = yaml.load(file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except FileNotFoundError:
         raise ConfigError("file not found (give --config PATH or set WATCHER_CONFIG)", shown) from None
     except (OSError, UnicodeDecodeError) as exc:

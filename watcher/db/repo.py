@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -223,45 +223,57 @@ class ItemChange:
 
 
 def store_items(session: Session, items: Sequence[Item], now: dt.datetime) -> list[ItemChange]:
-    """Insert new items, update changed ones, skip unchanged ones; return what changed."""
+    """Insert new items, update changed ones, skip unchanged ones; return what changed (in the
+    items' order). One SELECT of the stored hashes and one multi-row INSERT … RETURNING for the
+    new ones: a cold feed of 30 entries costs two statements, not thirty round trips."""
     if not items:
         return []
     by_hash = {key_hash(i.key): i for i in items}  # a feed repeating a key: the last entry wins
     source = items[0].source
-    existing = {
-        r.key_hash: r
-        for r in session.scalars(
-            select(ItemRow).where(ItemRow.source == source, ItemRow.key_hash.in_(list(by_hash)))
+    stored = {
+        kh: (item_id, content_hash)
+        for item_id, kh, content_hash in session.execute(
+            select(ItemRow.id, ItemRow.key_hash, ItemRow.content_hash).where(
+                ItemRow.source == source, ItemRow.key_hash.in_(list(by_hash))
+            )
         )
     }
+    fresh = [kh for kh in by_hash if kh not in stored]
+    ids = _insert_items(session, [(kh, by_hash[kh]) for kh in fresh], now) if fresh else {}
+    changed = [kh for kh, (_, h) in stored.items() if h != by_hash[kh].content_hash]
+    previous = _update_items(session, [(stored[kh][0], by_hash[kh]) for kh in changed], now) if changed else {}
     changes: list[ItemChange] = []
     for kh, item in by_hash.items():
-        row = existing.get(kh)
-        if row is None:
-            row = ItemRow(
-                source=item.source, key=item.key, key_hash=kh, title=item.title, link=item.link,
-                published_at=item.published, summary=item.summary, text=item.text,
-                content_hash=item.content_hash, version=1, first_seen_at=now, updated_at=now,
-            )  # fmt: skip
-            session.add(row)
-            session.flush()
-            changes.append(ItemChange(item, row.id, "new"))
-        elif row.content_hash != item.content_hash:
-            previous = f"{row.title}\n{row.summary}\n{row.text}"
-            row.title, row.link, row.summary, row.text = (
-                item.title,
-                item.link,
-                item.summary,
-                item.text,
-            )
-            row.published_at, row.content_hash, row.updated_at = (
-                item.published,
-                item.content_hash,
-                now,
-            )
-            row.version += 1
-            changes.append(ItemChange(item, row.id, "update", previous))
+        if kh in ids:
+            changes.append(ItemChange(item, ids[kh], "new"))
+        elif kh in previous:
+            changes.append(ItemChange(item, stored[kh][0], "update", previous[kh]))
     return changes
+
+
+def _insert_items(session: Session, rows: Sequence[tuple[str, Item]], now: dt.datetime) -> dict[str, int]:
+    """key hash → id of the inserted rows (SQLAlchemy batches these into multi-row INSERTs)."""
+    values = [
+        dict(source=item.source, key=item.key, key_hash=kh, title=item.title, link=item.link,
+             published_at=item.published, summary=item.summary, text=item.text,
+             content_hash=item.content_hash, version=1, first_seen_at=now, updated_at=now)
+        for kh, item in rows
+    ]  # fmt: skip
+    stmt = insert(ItemRow).returning(ItemRow.id, ItemRow.key_hash, sort_by_parameter_order=True)
+    return {kh: item_id for item_id, kh in session.execute(stmt, values)}
+
+
+def _update_items(session: Session, rows: Sequence[tuple[int, Item]], now: dt.datetime) -> dict[str, str]:
+    """Amend changed items; key hash → the text each had before (to quote what is new)."""
+    previous, by_id = {}, dict(rows)
+    for row in session.scalars(select(ItemRow).where(ItemRow.id.in_(list(by_id)))):
+        item = by_id[row.id]
+        previous[row.key_hash] = f"{row.title}\n{row.summary}\n{row.text}"
+        row.title, row.link, row.summary, row.text = item.title, item.link, item.summary, item.text
+        row.published_at, row.content_hash, row.updated_at = item.published, item.content_hash, now
+        row.version += 1
+    session.flush()
+    return previous
 
 
 def known_item_keys(session: Session, source: str, keys: Sequence[str]) -> dict[str, str]:

@@ -42,6 +42,8 @@ def reference_variants(reference: str) -> list[str]:
 
 def link_measures(item: Item, measures: Sequence[Measure]) -> list[tuple[Measure, float]]:
     """Measures the item is about, best first: by reference (1.0), alias (0.9) or title words (0.6)."""
+    if not measures:
+        return []
     text = fold(f"{item.title}\n{item.summary}\n{item.text}")
     words = set(_WORD.findall(text))
     linked = []

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import structlog
 from sqlalchemy.orm import Session
 
+from watcher import metrics
 from watcher.db import registry as registry_db
 from watcher.db.repo import ItemChange
-from watcher.extract import extract_deadlines
 from watcher.models import Alert, Event, Finding, Item, Match, Measure, describe_milestone
-from watcher.registry.reconcile import apply, reconcile
+from watcher.registry.events import item_events
+from watcher.registry.reconcile import apply, link_measures, reconcile
 from watcher.settings import Settings, SourceBase
 
 log = structlog.get_logger("watcher.registry")
@@ -32,30 +33,27 @@ class NewFinding:
     applied: bool
 
 
-def item_events(item: Item) -> list[Event]:
-    """Structured events a source gave (e.g. Federal Register dates) plus those found in the text."""
-    given = list(getattr(item, "events", ()) or ())
-    text = "\n".join(dict.fromkeys(p for p in (item.title, item.summary, item.text) if p))
-    published = item.published.date() if item.published else None
-    found = extract_deadlines(text, published)
-    have = {(e.date, e.kind) for e in given}
-    return given + [e for e in found if (e.date, e.kind) not in have]
-
-
 def reconcile_changes(
     session: Session, source: SourceBase, changes: Sequence[ItemChange],
-    matches: Mapping[int, Sequence[Match]], now: dt.datetime,
+    matches: Mapping[int, Sequence[Match]], now: dt.datetime, events: Mapping[str, Sequence[Event]] | None = None,
 ) -> dict[int, list[NewFinding]]:  # fmt: skip
-    """Findings per item id. Measures are read once; a trusted source's findings are applied."""
+    """Findings per item id. Measures are read once; a trusted source's findings are applied.
+    `events`: each item's deadline events by item key, when already extracted (off the loop)."""
     if not changes:
         return {}
     measures = {m.id: m for m in registry_db.get_measures(session)}
     out: dict[int, list[NewFinding]] = defaultdict(list)
     for change in changes:
-        events = item_events(change.item)
-        if not events:
+        matched = bool(matches.get(change.item_id))
+        if change.item.key in (events or {}):
+            found = list((events or {})[change.item.key])
+        elif needs_events(change.item, matched, list(measures.values())):
+            found = item_events(change.item)
+        else:
             continue
-        for f in reconcile(change.item, events, list(measures.values()), bool(matches.get(change.item_id))):
+        if not found:
+            continue
+        for f in reconcile(change.item, found, list(measures.values()), matched):
             fid, is_new = registry_db.record_finding(session, f, item_id=change.item_id, trusted=source.trusted, now=now)
             applied = False
             if source.trusted and f.measure_id and f.kind != "confirmed":
@@ -63,7 +61,14 @@ def reconcile_changes(
             if is_new and f.kind != "confirmed":
                 out[change.item_id].append(NewFinding(fid, f, measures.get(f.measure_id or ""), applied))
                 log.info("finding.new", finding=fid, kind=f.kind, measure=f.measure_id, source=source.name)
+                metrics.FINDINGS.labels(f.kind).inc()
     return out
+
+
+def needs_events(item: Item, rule_matched: bool, measures: Sequence[Measure]) -> bool:
+    """Whether the item's deadlines can make a finding: only when a rule matched it or it names a
+    measure (see `reconcile`), so the extractor skips the rest of a feed."""
+    return rule_matched or bool(getattr(item, "events", ())) or bool(link_measures(item, measures))
 
 
 def _apply_trusted(

@@ -27,8 +27,16 @@ Parser = Callable[[FetchResult, Any], list[Item]]
 Known = Callable[[list[str]], Awaitable[dict[str, str]]]
 
 
+# Run a pure, CPU-bound function (a parser) with these arguments, e.g. in a worker process.
+Offload = Callable[..., Awaitable[Any]]
+
+
 async def nothing_known(keys: list[str]) -> dict[str, str]:
     return {}
+
+
+async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class Poll:
     cursor: str | None = None  # a kind's own bookmark, e.g. the newest publication date seen
     quiet_before: dt.datetime | None = None  # first poll: older items are history (not followed)
     known: Known = nothing_known
+    offload: Offload = inline  # the pipeline's worker pool (`workers.CpuPool.run`)
 
     async def fetch(
         self, url: str, *, conditional: bool = False, accept: str | None = None, min_delay: float | None = None
@@ -92,7 +101,7 @@ async def collect(poll: Poll, source: Any) -> Collected:
     if collector is not None:
         return await collector(poll, source)
     result = await poll.fetch(source.url, conditional=True)
-    items = [] if result.not_modified or result.unchanged else SOURCES[source.kind](result, source)
+    items = [] if result.not_modified or result.unchanged else await poll.offload(SOURCES[source.kind], result, source)
     return Collected(result, items)
 
 
