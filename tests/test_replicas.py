@@ -125,8 +125,13 @@ def test_three_replicas_share_the_work_and_survive_a_sigkill(
     procs = [start_replica(config, log) for log in logs]  # together: the migration lock is exercised
     try:
         # Phase 1: all three replicas up, the first entry of every feed alerted once.
-        wait_until(lambda: all(any(e["event"] == "service.started" for e in log_events(p)) for p in logs),
-                   timeout=60, what="three replicas started")  # fmt: skip
+        try:
+            wait_until(lambda: all(any(e["event"] == "service.started" for e in log_events(p)) for p in logs),
+                       timeout=90, what="three replicas started")  # fmt: skip
+        except AssertionError as exc:  # say what the replicas were doing
+            tails = "\n".join(f"--- {p.name} (exit {q.poll()}):\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
+                              for p, q in zip(logs, procs, strict=True))  # fmt: skip
+            raise AssertionError(f"{exc}\n{tails}") from None
         started = time.monotonic()
         webhook_sink.wait_for(SOURCES, timeout=30)
 
