@@ -47,21 +47,26 @@ def postgres_server_url() -> Iterator[str]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def pg_url(postgres_server_url: str) -> str:
+    """The run's PostgreSQL database with a clean schema for this test."""
+    from sqlalchemy import create_engine, text
+
+    schema_reset = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with schema_reset.connect() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    schema_reset.dispose()
+    return postgres_server_url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each database test runs on SQLite and on PostgreSQL (a clean schema per test)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'watcher.db'}"
         return
-    from sqlalchemy import create_engine, text
-
-    url = request.getfixturevalue("postgres_server_url")
-    schema_reset = create_engine(url, isolation_level="AUTOCOMMIT")
-    with schema_reset.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    schema_reset.dispose()
-    yield url
+    yield request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

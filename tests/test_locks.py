@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-from sqlalchemy import create_engine, text
-
 from watcher.db.engine import current_revision, head_revision, make_engine, upgrade
 from watcher.db.locks import Leader
-
-
-@pytest.fixture
-def pg_url(postgres_server_url: str) -> str:
-    engine = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return postgres_server_url
 
 
 def test_replicas_starting_together_migrate_one_at_a_time(pg_url):

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
+from tests.processes import log_events, start_service, wait_until
 from tests.servers import Route, feed_xml
 
 pytestmark = pytest.mark.slow
@@ -68,49 +66,13 @@ class Feeds:
             return {i: [t for t in ts if start <= t <= end] for i, ts in self.fetches.items()}
 
 
-def start_replica(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, WATCHER_LOG_FORMAT="json")
-    return subprocess.Popen([sys.executable, "-m", "watcher", "run", "--config", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env)  # fmt: skip
-
-
-def log_events(log: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
-
-
-def wait_until(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-@pytest.fixture
-def fresh_pg(postgres_server_url: str) -> str:
-    engine = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return postgres_server_url
-
-
 def test_three_replicas_share_the_work_and_survive_a_sigkill(
-    tmp_path, fresh_pg, feed_server, webhook_sink, write_config
+    tmp_path, pg_url, feed_server, webhook_sink, write_config
 ):
     feeds = Feeds(feed_server)
     feeds.publish(entries=1, delay=0.2)
     config = write_config({
-        "database": fresh_pg,
+        "database": pg_url,
         "allow_private_networks": True,
         "lease": f"{LEASE}s",
         "http": {"host": "127.0.0.1", "port": 0},
@@ -120,9 +82,9 @@ def test_three_replicas_share_the_work_and_survive_a_sigkill(
         "rules": [{"name": "rare-earths", "any": ["rare earth"]}],
         "channels": [{"name": "hook", "url": webhook_sink.url("/hook")}],
     })  # fmt: skip
-    db = create_engine(fresh_pg)
+    db = create_engine(pg_url)
     logs = [tmp_path / f"replica-{n}.log" for n in range(REPLICAS)]
-    procs = [start_replica(config, log) for log in logs]  # together: the migration lock is exercised
+    procs = [start_service(config, log) for log in logs]  # together: the migration lock is exercised
     try:
         # Phase 1: all three replicas up, the first entry of every feed alerted once.
         try:

@@ -4,17 +4,13 @@ cleanly on SIGTERM."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.processes import log_events, start_service, wait_until
 from tests.servers import feed_xml
 
 NOW = dt.datetime.now(dt.UTC)
@@ -23,34 +19,6 @@ NOW = dt.datetime.now(dt.UTC)
 def entry(n: int, title: str) -> dict[str, Any]:
     return {"guid": f"urn:{n}", "title": title, "link": f"https://example.gov/{n}",
             "description": f"{title}. Details follow.", "pubDate": NOW}  # fmt: skip
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def start(path: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, WATCHER_LOG_FORMAT="json")
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher", "run", "--config", str(path)],
-        stdout=subprocess.DEVNULL, stderr=log.open("wb"), env=env,
-    )  # fmt: skip
-
-
-def events(log: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
 
 
 def test_the_service_polls_on_schedule_reloads_on_sighup_and_stops_on_sigterm(
@@ -69,7 +37,7 @@ def test_the_service_polls_on_schedule_reloads_on_sighup_and_stops_on_sigterm(
     }
     path = write_config(data)
     log = tmp_path / "service.log"
-    proc = start(path, log)
+    proc = start_service(path, log)
     try:
         [first] = webhook_sink.wait_for(1, timeout=30)
         assert "China suspends rare earth export controls" in first.body["title"]
@@ -79,7 +47,7 @@ def test_the_service_polls_on_schedule_reloads_on_sighup_and_stops_on_sigterm(
         data["rules"].append({"name": "port-fees", "any": ["port fees"]})
         path.write_text(yaml.safe_dump(data), encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: any(e["event"] == "config.reloaded" for e in events(log)), what="reload")
+        wait_until(lambda: any(e["event"] == "config.reloaded" for e in log_events(log)), what="reload")
         feed_server.set("/feed", feed_xml([entry(1, "China suspends rare earth export controls"),
                                            entry(2, "USTR port fees on Chinese ships")]), etag='"v2"')  # fmt: skip
         second = webhook_sink.wait_for(2, timeout=30)[1]
@@ -88,7 +56,7 @@ def test_the_service_polls_on_schedule_reloads_on_sighup_and_stops_on_sigterm(
         # a broken config on SIGHUP is reported and the service keeps running on the old one
         path.write_text("rules: [unclosed", encoding="utf-8")
         proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: any(e["event"] == "config.reload_failed" for e in events(log)), what="reload failure")
+        wait_until(lambda: any(e["event"] == "config.reload_failed" for e in log_events(log)), what="reload failure")
         assert proc.poll() is None
 
         started = time.monotonic()
@@ -98,6 +66,6 @@ def test_the_service_polls_on_schedule_reloads_on_sighup_and_stops_on_sigterm(
     finally:
         if proc.poll() is None:
             proc.kill()
-    names = [e["event"] for e in events(log)]
+    names = [e["event"] for e in log_events(log)]
     assert names[-1] == "service.stopped"
     assert len(webhook_sink.requests) == 2  # exactly once each, across all those polls

@@ -37,40 +37,46 @@ def _refuse(host: str, address: str) -> FetchError:
 
 async def check_host(host: str, allow_private: bool, port: int | None = None) -> None:
     """Raise FetchError(blocked_address) when `host` resolves to a non-public address."""
-    if allow_private:
-        return
-    literal = _literal(host)
-    if literal is not None:
-        if not is_public(literal):
-            raise _refuse(host, literal)
+    if allow_private or _checked_literal(host):
         return
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise FetchError(f"cannot resolve {host}: {exc.strerror or exc}", Reason.dns) from None
+        raise _unresolved(host, exc) from None
+    _check_resolved(host, infos)
+
+
+def check_host_sync(host: str, allow_private: bool) -> None:
+    """Blocking variant for code outside the event loop (channel checks)."""
+    if allow_private or _checked_literal(host):
+        return
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _unresolved(host, exc) from None
+    _check_resolved(host, infos)
+
+
+def _checked_literal(host: str) -> bool:
+    """True when `host` is an IP literal that is public; raise when it is not public."""
+    literal = _literal(host)
+    if literal is None:
+        return False
+    if not is_public(literal):
+        raise _refuse(host, literal)
+    return True
+
+
+def _check_resolved(host: str, infos: list[tuple]) -> None:  # type: ignore[type-arg]
     for info in infos:
         address = str(info[4][0])
         if not is_public(address):
             raise _refuse(host, address)
 
 
-def check_host_sync(host: str, allow_private: bool) -> None:
-    """Blocking variant for code outside the event loop (channel checks)."""
-    if allow_private:
-        return
-    literal = _literal(host)
-    if literal is not None:
-        if not is_public(literal):
-            raise _refuse(host, literal)
-        return
-    try:
-        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise FetchError(f"cannot resolve {host}: {exc.strerror or exc}", Reason.dns) from None
-    for info in infos:
-        if not is_public(str(info[4][0])):
-            raise _refuse(host, str(info[4][0]))
+def _unresolved(host: str, exc: OSError) -> FetchError:
+    return FetchError(f"cannot resolve {host}: {exc.strerror or exc}", Reason.dns)
 
 
 def url_host(url: str) -> str:
