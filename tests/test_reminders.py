@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.processes import log_events, start_service, wait_until
 from watcher.commands import poll_once
 from watcher.db import registry as registry_db
 from watcher.db import repo
@@ -275,7 +276,9 @@ def test_the_cli_enqueues_due_reminders_once_and_the_outbox_delivers_them_to_the
 
 
 def test_the_running_service_sends_a_due_reminder_on_its_own(tmp_path, webhook_sink):
-    from tests.test_service import events, start, wait_until
+    from tests.processes import log_events as events
+    from tests.processes import start_service as start
+    from tests.processes import wait_until
 
     tomorrow = dt.datetime.now(UTC).date() + dt.timedelta(days=1)
     registry = {"measures": [{"id": "soon", "title": "A measure due tomorrow", "status": "in_force",
@@ -295,7 +298,7 @@ def test_the_running_service_sends_a_due_reminder_on_its_own(tmp_path, webhook_s
     path = tmp_path / "watcher.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     log = tmp_path / "service.log"
-    proc = start(path, log)
+    proc = start_service(path, log)
     try:
         [request] = webhook_sink.wait_for(1, timeout=30)
         assert (
@@ -305,7 +308,7 @@ def test_the_running_service_sends_a_due_reminder_on_its_own(tmp_path, webhook_s
             ("[watcher] reminder: Tomorrow:", "[watcher] reminder: Today:")
         )  # midnight
         wait_until(
-            lambda: any(e.get("event") == "reminders.enqueued" for e in events(log)),
+            lambda: any(e.get("event") == "reminders.enqueued" for e in log_events(log)),
             what="the job's log line",
         )
     finally:
