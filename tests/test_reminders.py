@@ -276,9 +276,6 @@ def test_the_cli_enqueues_due_reminders_once_and_the_outbox_delivers_them_to_the
 
 
 def test_the_running_service_sends_a_due_reminder_on_its_own(tmp_path, webhook_sink):
-    from tests.processes import log_events as events
-    from tests.processes import start_service as start
-    from tests.processes import wait_until
 
     tomorrow = dt.datetime.now(UTC).date() + dt.timedelta(days=1)
     registry = {"measures": [{"id": "soon", "title": "A measure due tomorrow", "status": "in_force",
