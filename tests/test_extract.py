@@ -378,3 +378,32 @@ def test_a_stated_issue_date_anchors_relative_dates() -> None:
     assert _pairs(_run(text, "2025-10-14")) == {("2025-10-09", "effective")}
     text = "財政部18日公告，利害關係人如有意見，應於公告之日起30日內以書面提出。"
     assert _pairs(_run(text, "2025-06-19")) == {("2025-07-18", "comment_deadline")}
+
+
+# --- batch-4 rules ---------------------------------------------------------------------------
+
+
+def test_weekdays_and_today_after_a_milestone_word_resolve_against_publication() -> None:
+    # 2025-08-28 is a Thursday
+    text = "Canada will lift its counter-tariffs this Saturday, the minister said on Thursday."
+    assert _pairs(_run(text, "2025-08-28")) == {("2025-08-30", "expiry")}
+    text = "The existing 25% tariff came into force on Thursday."
+    assert _pairs(_run(text, "2025-08-28")) == {("2025-08-28", "effective")}
+    assert _pairs(_run("Car tariff cuts take effect from today.", "2025-06-30")) == {
+        ("2025-06-30", "effective")
+    }
+    assert _run("Talks will begin Monday in Geneva, officials said on Friday.", "2025-08-28") == []
+
+
+def test_cut_off_words_govern_every_date_of_their_clause() -> None:
+    text = "Goods shipped before March 10 and imported by April 12 will be exempt."
+    assert _run(text, "2025-03-04") == []
+    text = "Importers have until May 1 to weigh in on the investigation."
+    assert _pairs(_run(text, "2025-04-03")) == {("2025-05-01", "comment_deadline")}
+
+
+def test_a_date_said_to_be_extended_and_a_pending_publication_are_not_recorded() -> None:
+    text = "The comment period, which was scheduled to close on May 5, 2025, is extended."
+    assert _run(text, "2025-05-01") == []
+    text = "委员会决议课征反倾销税，自公告日起实施。财政部预计于10月中旬正式公告。"
+    assert _run(text, "2025-10-02") == []

@@ -38,7 +38,20 @@ _ZH_PUBLISHED = re.compile(
     r"\)?\s*日(?:[^,，。;；、\d]{0,10}?)(?:发布|發布|發佈|公布|公佈|印发|印發|颁布|頒布|[连連][发發]|公告)"
 )
 
+# "财政部预计于10月中旬正式公告", "is expected to be published before year-end": the publication
+# has not happened, so "自公告日起" / "upon publication" name no day yet.
+_PENDING = re.compile(
+    r"(?:预计|預計|将于|將於|尚未|尚待)[^,，。;；]{0,10}?(?:正式)?(?:公告|公布|公佈|发布|發布|發佈|刊登)"
+    r"|\b(?:is|are)\s+(?:expected|yet)\s+to\s+be\s+published\b(?![^.;]{0,60}?\bon\s)",
+    re.I,
+)
+
 Finder = Callable[[str], list[Mention]]
+
+
+def publication_pending(norm: str) -> bool:
+    """True when the passage says the publication that relative dates count from is to come."""
+    return _PENDING.search(norm) is not None
 
 
 def signature_date(norm: str, mentions: Finder) -> dt.date | None:

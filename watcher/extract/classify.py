@@ -74,6 +74,12 @@ _CHANGE = re.compile(
     r"\w*(?:\s+[\w-]+){0,10}\s+from\s*\Z|(?:由|从|從)\s*\Z",
     re.I,
 )
+# "which was scheduled to close on May 5, 2025, is extended": the date named is the old one
+_EXTENDED_AFTER = re.compile(
+    r"[\s,)]*(?:is|are|has\s+been|have\s+been|was|were)\s+(?:hereby\s+|now\s+|being\s+)?"
+    r"(?:extended|postponed|delayed|deferred|rescheduled|pushed\s+back)\b",
+    re.I,
+)
 # After a date, these open a new clause whose verbs are about something else.
 _RELATIVE = re.compile(
     r"\b(?:that|which|who|whose)\b|,\s*(?:and|but|while|whereas|although|though)\b|;", re.I
@@ -198,6 +204,9 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
             g.cues["REF"] = (1.0, 0, "R")
     targets = [g for g in groups if "REF" not in g.cues]
     _attach(sentence, [c for c in cues if c.family != "REF"], targets, p)
+    for g in targets:
+        if _EXTENDED_AFTER.match(sentence, g.end):
+            g.cues["SUP"] = (1.0, 0, "R")
     first = groups[0]  # only the first date can open its sentence
     if first.start <= 12:
         head = sentence[: first.start]
@@ -206,6 +215,29 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
         elif _KEY_BEFORE.match(head) and _KEY_AFTER.match(sentence, first.end):
             first.cues["KEY"] = (1.0, 0, "R")
     _share_topics(groups)
+    _spread_cut_off(sentence, cues, groups, p)
+
+
+_CLAUSE_BREAK = re.compile(r"[,;，；]")
+_CUT_POLARITY = frozenset({"BEFORE", "BY", "UNTIL"})
+
+
+def _spread_cut_off(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
+    """ "Goods shipped before March 10 and imported by April 12 will be exempt": the cut-off
+    word governs every date of its clause, not only the nearest one."""
+    for cue in cues:
+        if cue.family != "CUT":
+            continue
+        for g in groups:
+            if g.start < cue.end or g.start - cue.end > p.neg:
+                continue
+            if _CLAUSE_BREAK.search(sentence, cue.end, g.start):
+                break
+            if (set(g.cues) & POLARITY) <= _CUT_POLARITY:
+                g.cues["CUT"] = max(g.cues.get("CUT", _NO_CUE), (0.6, 0, "L"))
+
+
+_NO_CUE = (0.0, 0, "")
 
 
 def add_header_cues(groups: list[Group], header: list[Cue]) -> None:
@@ -252,7 +284,10 @@ def _attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> N
 
 
 def is_quoted(sentence: str, men: Mention) -> bool:
-    """A date inside quotation marks is text being inserted or deleted by an amendment."""
+    """A date inside quotation marks is text being inserted or deleted by an amendment (not a
+    quoted "effective immediately", which names no date to insert)."""
+    if men.rel is not None:
+        return False
     before = sentence[: men.start].rstrip()
     after = sentence[men.end :].lstrip()
     return bool(before) and before[-1] in _QUOTES_OPEN and bool(after) and after[0] in _QUOTES_CLOSE

@@ -48,6 +48,7 @@ _EN: list[tuple[str, str, str]] = [
         "L",
         r"(?:was|were)\s+(?:originally\s+)?(?:scheduled|set|due|slated|supposed)\s+to"
         r"|(?:was|were)\s+to\s+(?:take|expire|end|apply|come|enter|begin|start)"
+        r"|had\s+(?:threatened|planned|intended|proposed|vowed|pledged|promised)\s+to"
         r"|previously|originally|initially|formerly|original",
     ),
     # the old date named by the change ("extending a July 9 deadline", "postponing the Aug. 1 start")
@@ -62,7 +63,10 @@ _EN: list[tuple[str, str, str]] = [
         "NONE",
         "B",
         r"be\s+(?:issued|published|posted|released|filed|signed|adopted|enacted|approved"
-        r"|initiated|launched|unveiled|proposed|declared|reported)|due\s+to",
+        r"|initiated|launched|unveiled|proposed|declared|reported)|due\s+to"
+        # "21 days after it was signed, on Aug 27": the signing is not the date's event
+        r"|(?:days?|weeks?|months?)\s+(?:after|following|from)\s+(?:it|they|the\s+\w+)"
+        r"\s+(?:was|were|is|are)\s+(?:signed|published|issued|announced|adopted)",
     ),
     (
         "APPEAR",
@@ -75,7 +79,8 @@ _EN: list[tuple[str, str, str]] = [
         "COM",
         "B",
         r"(?:post-?hearing\s+)?(?:rebuttal\s+)?comments?|written\s+submissions?"
-        r"|public\s+input|feedback|(?:public\s+)?consultation|(?:case|rebuttal)\s+briefs?",
+        r"|public\s+input|feedback|(?:public\s+)?consultation|(?:case|rebuttal)\s+briefs?"
+        r"|weigh\s+in",
     ),
     (
         "OPEN",
@@ -91,7 +96,17 @@ _EN: list[tuple[str, str, str]] = [
         "EVENT",
         "B",
         r"(?:data|figures|statistics|numbers|earnings|results)(?:\s+\w+){0,3}?\s+(?:is|are)\s+"
-        r"(?:due|scheduled|expected)",
+        r"(?:due|scheduled|expected)"
+        # "$90 billion collected through Sept 23": an amount counted up to a day
+        r"|(?:collected|paid|raised|spent|received|imported|exported|sold)\s+(?:through|thru"
+        r"|until|as\s+of|up\s+to)",
+    ),
+    # "Last day of the one-year suspension": the end of the period, not a filing deadline
+    (
+        "END",
+        "B",
+        r"last\s+day\s+of\s+(?:the\s+|its\s+)?(?:[\w'’-]+\s+){0,3}?(?:suspension|exclusion|pause"
+        r"|truce|licen[cs]e|validity|waiver|exemption|reprieve|grace\s+period)s?",
     ),
     # key-date rows: "March 24, 2025: Due date for submission of written comments"
     ("DL", "B", r"due\s+date|deadline"),
@@ -103,7 +118,8 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"take\s+place|took\s+place|meetings?|meet|met|summit|hearings?|briefings?|talks"
         r"|visit(?:s|ed)?|conference|roundtable|phone\s+call|session|convene[sd]?|webinars?"
-        r"|seminars?|workshops?|(?:heard|hears?|hearing)\s+(?:oral\s+)?arguments|oral\s+arguments",
+        r"|seminars?|workshops?|(?:heard|hears?|hearing)\s+(?:oral\s+)?arguments|oral\s+arguments"
+        r"|maintenance|outages?|unavailable|downtime|offline",
     ),
     (
         "EVENT",
@@ -142,6 +158,8 @@ _EN: list[tuple[str, str, str]] = [
     ),
     ("CMP", "B", r"apply\s+for\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}?licen[cs]es?"),
     ("SINCE", "L", r"since"),
+    # "companies have until May 1 to weigh in": a deadline, not the end of a period
+    ("BY", "L", r"(?:ha(?:ve|s|d)|given|giving|gives?|get|gets|got)\s+until"),
     (
         "UNTIL",
         "L",
@@ -183,7 +201,7 @@ _EN: list[tuple[str, str, str]] = [
         r"|decreas(?:e|es|ed|ing)|step(?:s|ped|ping)?\s+up|go(?:es|ing)?\s+up)"
         r"(?:\s+\w+){0,3}?\s+to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?"
         r"|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d|as\s+(?:the|its)\s+(?:start|effective)\s+date"
-        r"|start\s+date|begins?|began|begun|commence[sd]?",
+        r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?",
     ),  # "to 25" (+ "%": no \b after it)
     (
         "SUS",
@@ -195,7 +213,7 @@ _EN: list[tuple[str, str, str]] = [
         "EXT",
         "B",
         r"exten(?:d|ds|ded|ding|sion)|exclusions?|exempt(?:ion|ions|ed)?|waiver|licen[cs]es?"
-        r"|valid(?:ity)?|remain(?:s|ed)?|continu(?:e|es|ed|ing)|authoriz(?:ation|ed)",
+        r"|valid(?:ity)?|remain(?:s|ed)?|continu(?:e|es|ed|ing)|authoriz(?:ation|ed|es|ing)",
     ),
     (
         "REQ",
@@ -283,13 +301,16 @@ _ZH: list[tuple[str, str, str]] = [
         r"|停[征徵]",
     ),
     ("EXT", "B", r"延[长長]|延期|有效期|豁免|排除|[继繼][续續]|保留"),
+    # "完成…清缴": the light verb 完成 takes its object's topic (a payment, a report)
+    ("PAY", "B", r"完成[^,，。;；]{0,12}?(?:清[缴繳]|[缴繳]清|[缴繳]款|[缴繳][纳納]|支付)"),
+    ("RPT", "B", r"完成[^,，。;；]{0,12}?(?:申[报報]|[备備]案|[报報]告|提交)"),
     (
         "CMP",
         "B",
         r"[过過]渡期|合[规規]|[须須]取得|[应應][当當]取得|申[领領]|整改|[许許]可|[登註注][记記册冊]"
         r"|完成|方可",
     ),
-    ("PAY", "B", r"[缴繳][纳納]|[缴繳][费費]|支付|[缴繳]款"),
+    ("PAY", "B", r"[缴繳][纳納]|[缴繳][费費]|支付|[缴繳]款|清[缴繳]|[缴繳]清"),
     ("RPT", "B", r"[报報]告|申[报報]|[备備]案|提交"),
     ("NEGOT", "B", r"[谈談]判"),
     ("DL", "B", r"期限|截止日期|截止[时時][间間]"),

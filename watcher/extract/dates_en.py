@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import re
 
-from .mentions import REL_PUBLICATION, Mention, attach_time_en, valid_day
+from .mentions import (
+    REL_NEWS_DAY,
+    REL_PUBLICATION,
+    TIME_EN,
+    TZ_EN,
+    Mention,
+    attach_time_en,
+    valid_day,
+)
 
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
@@ -84,6 +92,49 @@ _REL_RX = re.compile(
 )
 
 
+# News: "takes effect Saturday", "from today", "this Saturday", "came into force on Thursday".
+# A bare weekday is only read as a date after a milestone word (most are days of events:
+# "said on Monday"); with "this/next/last" it is read wherever it stands.
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_DAY_WORD = re.compile(r"(?<![A-Za-z])(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun|to)day\b")
+_WHICH = re.compile(r"(?<![A-Za-z])([Tt]his(?:\s+coming)?|[Nn]ext|[Ll]ast|[Cc]oming)\s+\Z")
+# "Thursday, Aug 7", "Friday (August 14)": the absolute date that follows is the mention
+_DATE_NEXT = re.compile(
+    r"[\s,(]*(?:the\s+)?(?:\d|" + _MONTH + r"\b|morning|afternoon|evening|night|'s|’s)"
+)
+_NEWS_LEAD = re.compile(
+    r"(?:effective|starting|beginning|from|until|till|through|by|as\s+of|expir(?:e|es|ed|ing)"
+    r"|(?:take|takes|took|taking)\s+effect|in\s+(?:force|effect)"
+    r"|(?:come|comes|came|coming|go|goes|went|going|entered|enters?)\s+into\s+(?:force|effect)"
+    r"|kick(?:s|ed)?\s+in|laps(?:e|es|ed)|no\s+later\s+than)"
+    r"\s+(?:at\s+)?(?:(?:" + TIME_EN + r")\s*(?:\(?(?:" + TZ_EN + r")\)?)?\s*)?(?:on\s+)?\Z",
+    re.I,
+)
+_PAST_LEAD = re.compile(r"\b(?:took|came|went|entered|kicked|expired|lapsed)\b", re.I)
+_DIRECTION = {"next": 1, "last": -1}
+
+
+def _news_days(sentence: str) -> list[Mention]:
+    found = []
+    for m in _DAY_WORD.finditer(sentence):
+        if _DATE_NEXT.match(sentence, m.end()):
+            continue
+        which = _WHICH.search(sentence, max(0, m.start() - 16), m.start())
+        word = which.group(1).split()[0].lower() if which else ""
+        men = Mention(which.start() if which else m.start(), m.end(), rel=REL_NEWS_DAY)
+        men.direction = _DIRECTION.get(word, 0)
+        men.weekday = None if m.group(0) == "today" else _DAYS.index(m.group(0))
+        if not which:
+            attach_time_en(sentence, men)
+            lead = _NEWS_LEAD.search(sentence, max(0, men.start - 60), men.start)
+            if lead is None:
+                continue
+            if _PAST_LEAD.search(lead.group(0)):
+                men.direction = -2  # the latest such day, today included
+        found.append(men)
+    return found
+
+
 _DIGIT = re.compile(r"\d")
 # "from October 1 last year": the year is relative to the publication
 _YEAR_WORD = re.compile(r"\s+(last|next|this)\s+year\b", re.I)
@@ -141,6 +192,8 @@ def find_en(sentence: str) -> list[Mention]:
             if men is not None:
                 attach_time_en(sentence, men)
                 found.append(men)
+    if "day" in sentence:
+        found += _news_days(sentence)
     low = sentence.lower()
     if (
         "publication" in low or "immediate" in low or "date of th" in low

@@ -67,6 +67,9 @@ def _deadline(cues: Cues, polfam: str, support: float) -> Kinds:
         # "remain suspended until X ... fees" : the period words outweigh a distant topic
         if _best(cues, _PERIOD)[1] > max(s for _, s in topics):
             topics = []
+    if polfam == "UNTIL" and [k for k, _ in topics] == ["compliance"]:
+        # "authorizes the wind down of transactions through X": the authorisation ends on X
+        return [("expiry", support), ("compliance", topics[0][1])]
     if topics:
         return [(k, max(s, support)) for k, s in topics]
     if polfam in ("UNTIL", "END"):

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 # Relative anchors: the day the document was published / signed (resolved by the pipeline).
 REL_PUBLICATION = "publication"
+# A weekday or "today" in a news text: resolved against the publication date itself.
+REL_NEWS_DAY = "news_day"
 
 
 @dataclass(slots=True)
@@ -27,10 +29,27 @@ class Mention:
     year_offset: int | None = None  # 今年/明年/去年: year relative to the publication year
     rel: str | None = None  # REL_PUBLICATION for relative dates
     rel_days: int = 0  # days added to the relative anchor
+    weekday: int | None = None  # REL_NEWS_DAY: 0 = Monday ... 6 = Sunday; None for "today"
+    direction: int = 0  # REL_NEWS_DAY: +1 the coming one, -1 the last one, 0 from the verb's tense
     time: str | None = None
     tz: str | None = None
     implied_cue: str | None = None  # a cue family carried by the phrase itself: "EFF", "BY"
     date: dt.date | None = None  # filled in once resolved
+
+
+def news_day(men: Mention, published: dt.date) -> dt.date:
+    """The day a weekday names in a text of `published`: the coming one, today included
+    (direction 0), strictly after today ("next", +1), the latest not after today (a past-tense
+    verb, -2) or strictly before it ("last", -1)."""
+    if men.weekday is None:
+        return published
+    ahead = (men.weekday - published.weekday()) % 7
+    if men.direction < 0:
+        back = (7 - ahead) % 7 or (7 if men.direction == -1 else 0)
+        return published - dt.timedelta(days=back)
+    if men.direction > 0 and ahead == 0:
+        ahead = 7
+    return published + dt.timedelta(days=ahead)
 
 
 def valid_day(year: int, month: int, day: int) -> bool:

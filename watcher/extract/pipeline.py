@@ -10,17 +10,19 @@ from ..models import Event
 from . import anchors, classify, cues, kinds, sentences
 from .dates_en import find_en
 from .dates_zh import find_zh
-from .mentions import Mention, resolve_year, valid_day
+from .mentions import REL_NEWS_DAY, Mention, news_day, resolve_year, valid_day
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Cheap test: can this text contain a date at all?
 _MAYBE_DATE = re.compile(
-    r"\d|[〇零一二三四五六七八九十]\s*月|publication|promulgation|issuance|immediate|之日|次日|即日|立即|即[时時]",
+    r"\d|[〇零一二三四五六七八九十]\s*月|publication|promulgation|issuance|immediate|之日|次日|即日|立即|即[时時]"
+    r"|day\b",
     re.I,
 )
 # "on the date of publication, October 9, 2025": the relative date is named right after it
 _NAMED_GAP = re.compile(r"[\s,(]*(?:(?:i\.e\.|that\s+is|on)[\s,]*)?\Z", re.I)
 _PAST = re.compile(r"\b(?:took|became|went|was|were|had|came|expired|ended)\b|已[经經]?", re.I)
+_SUBORDINATE = re.compile(r"\b(?:after|before|since|once|when|following)\s+(?:\w+\s+){0,2}\Z", re.I)
 _DEADLINE_KINDS = frozenset({"comment_deadline", "compliance", "other_deadline", "expiry"})
 _MAX_EVIDENCE = 400
 
@@ -39,7 +41,7 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
             cache.append(
                 anchors.signature_date(norm, _line_mentions)
                 or anchors.stated_publication(norm, published, _line_mentions)
-                or published
+                or (None if anchors.publication_pending(norm) else published)
             )
         return cache[0]
 
@@ -167,7 +169,10 @@ def _resolve(men: Mention, kind: str, sentence: str, published, anchor) -> dt.da
     """The calendar day of `men`; `anchor()` gives the publication date relative dates count from."""
     if men.date is not None:
         return men.date
-    if men.rel is not None:
+    if men.rel == REL_NEWS_DAY:
+        base = published or anchor()
+        men.date = news_day(men, base) if base else None
+    elif men.rel is not None:
         base = anchor()
         men.date = base + dt.timedelta(days=men.rel_days) if base else None
     elif men.year is not None:
@@ -201,10 +206,20 @@ def _nearest_year(men: Mention, kind: str, sentence: str, ref: dt.date) -> dt.da
             year -= 1
         return dt.date(year, men.month, men.day) if valid_day(year, men.month, men.day) else None
     deadline = kind in _DEADLINE_KINDS
-    if not deadline and _PAST.search(sentence, max(0, men.start - 40), men.start):
+    if not deadline and _past_before(sentence, men.start):
         return resolve_year(men.month, men.day, ref, prefer_future=False, past=True)
     future = deadline or not _PAST.search(sentence)
     return resolve_year(men.month, men.day, ref, prefer_future=future)
+
+
+def _past_before(sentence: str, start: int) -> bool:
+    """A past-tense verb governs the date: one in the 40 characters before it that does not
+    open a subordinate clause ("will take effect 21 days after it was signed, on Aug 27")."""
+    lo = max(0, start - 40)
+    return any(
+        not _SUBORDINATE.search(sentence, max(0, m.start() - 20), m.start())
+        for m in _PAST.finditer(sentence, lo, start)
+    )
 
 
 def _evidence(text: str, start: int, end: int, men: Mention) -> str:
