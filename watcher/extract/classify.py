@@ -57,18 +57,23 @@ _FRAME_END = re.compile(r"\s*(?:起|开始|開始|[为為]?止)\s*[,，]?\s*\Z")
 # "announced on Oct. 9 until Nov. 10": a date introduced by "on"/"of" is a point, not a range start
 _POINT_BEFORE = re.compile(r"\b(?:on|of|dated)\s*\Z", re.I)
 # "On 11 March 2025 the Commission imposed ...": a narrative frame about a past act
-_FRAME_BEFORE = re.compile(r"^\W*on\s*\Z", re.I)
+# ("SUPPLEMENTARY INFORMATION: On August 28, 2025, the ERC determined ..." too)
+_FRAME_BEFORE = re.compile(r"^\W*(?:[A-Za-z][A-Za-z ]{0,30}:\s*)?on\s*\Z", re.I)
 _FRAME_AFTER = re.compile(
-    r"[,\s]+(?:[\w.'’-]+\s+){0,6}?(?:imposed|adopted|issued|announced|signed|published"
+    r"[,\s]+(?:[\w.'’()-]+\s+){0,6}?(?:imposed|adopted|issued|announced|signed|published|determined"
     r"|released|approved|decided|initiated|launched|added|designated|unveiled|introduced|sent"
     r"|notified|struck|agreed|held)\b",
     re.I,
 )
 # "LONDON, Nov 26 (Reuters) -": a wire dateline names the day of the report
 _DATELINE = re.compile(r"\s*\((?:Reuters|AP|AFP|Bloomberg|Xinhua|Kyodo|Yonhap|dpa|UPI)\)")
+# "新华社北京11月9日电 商务部…", "中新网9月30日电": the Chinese wire dateline
+_DATELINE_ZH = re.compile(r"[电電](?:\s|$)")
 # "• March 10, 2025: Due date for ...", "2026/1/1 | 提交申报": a row of a key-dates list or table
 _KEY_BEFORE = re.compile(r"^[\W_]*\Z")
 _KEY_AFTER = re.compile(r"\s*(?:[:|–—]|-\s)")
+# "From 1 January 2026, only authorised declarants may import": a start that opens the sentence
+_OPENING_FROM = re.compile(r"^\W*from\s*\Z", re.I)
 _CHANGE = re.compile(
     r"(?:postpone|delay|push|mov|shift|chang|extend|reschedul|延长|延長|推迟|推遲|延期|调整|調整)"
     r"\w*(?:\s+[\w-]+){0,10}\s+from\s*\Z|(?:由|从|從)\s*\Z",
@@ -82,7 +87,9 @@ _EXTENDED_AFTER = re.compile(
 )
 # After a date, these open a new clause whose verbs are about something else.
 _RELATIVE = re.compile(
-    r"\b(?:that|which|who|whose)\b|,\s*(?:and|but|while|whereas|although|though)\b|;", re.I
+    r"\b(?:that|which|who|whose)\b|,\s*(?:and|but|while|whereas|although|though)\b|;"
+    r"|[,，]\s*(?:但|而)",
+    re.I,
 )
 _QUOTES_OPEN = "\"“‘'「『"
 _QUOTES_CLOSE = "\"”’'」』"
@@ -200,7 +207,9 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
     refs = [c for c in cues if c.family == "REF"]
     _attach(sentence, refs, groups, p)
     for g in groups:
-        if sentence.find("(", g.end, g.end + 2) >= 0 and _DATELINE.match(sentence, g.end):
+        if (sentence.find("(", g.end, g.end + 2) >= 0 and _DATELINE.match(sentence, g.end)) or (
+            sentence[g.end : g.end + 1] in "电電" and _DATELINE_ZH.match(sentence, g.end)
+        ):
             g.cues["REF"] = (1.0, 0, "R")
     targets = [g for g in groups if "REF" not in g.cues]
     _attach(sentence, [c for c in cues if c.family != "REF"], targets, p)
@@ -208,14 +217,17 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
         if _EXTENDED_AFTER.match(sentence, g.end):
             g.cues["SUP"] = (1.0, 0, "R")
     first = groups[0]  # only the first date can open its sentence
-    if first.start <= 12:
+    if first.start <= 45:
         head = sentence[: first.start]
         if _FRAME_BEFORE.match(head) and _FRAME_AFTER.match(sentence, first.end):
             first.cues["EVENT"] = (1.0, 0, "L")
         elif _KEY_BEFORE.match(head) and _KEY_AFTER.match(sentence, first.end):
             first.cues["KEY"] = (1.0, 0, "R")
+        elif "FROMW" in first.cues and _OPENING_FROM.match(head):
+            first.cues["FROM"] = (_WEIGHT["FROM"], 0, "L")
     _share_topics(groups)
     _spread_cut_off(sentence, cues, groups, p)
+    _governing_suspension(sentence, cues, groups)
 
 
 _CLAUSE_BREAK = re.compile(r"[,;，；]")
@@ -238,6 +250,21 @@ def _spread_cut_off(sentence: str, cues: list[Cue], groups: list[Group], p: Para
 
 
 _NO_CUE = (0.0, 0, "")
+_KIND_FAMILIES = frozenset({"EFF", "SUS", "END", "CMP", "COM", "REQ"})
+
+
+def _governing_suspension(sentence: str, cues: list[Cue], groups: list[Group]) -> None:
+    """ "USTR will suspend for one year the actions taken in ... sectors, beginning November 10":
+    a start date with no verb near it takes the suspension verb that governs its sentence,
+    however far before it, when no other date stands between them."""
+    verbs = [c for c in cues if c.family == "SUS"]
+    for i, g in enumerate(groups if verbs else ()):
+        if not {"FROM", "FROMW"} & g.cues.keys() or _KIND_FAMILIES & g.cues.keys():
+            continue
+        lo = groups[i - 1].end if i else 0
+        sus = [c for c in verbs if lo <= c.start and c.end <= g.start]
+        if sus and ";" not in sentence[sus[-1].end : g.start]:
+            g.cues["SUS"] = (0.3, g.start - sus[-1].end, "L")
 
 
 def add_header_cues(groups: list[Group], header: list[Cue]) -> None:
@@ -285,12 +312,38 @@ def _attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> N
 
 def is_quoted(sentence: str, men: Mention) -> bool:
     """A date inside quotation marks is text being inserted or deleted by an amendment (not a
-    quoted "effective immediately", which names no date to insert)."""
+    quoted "effective immediately", which names no date to insert): the date alone in quotes, or
+    inside a quoted passage that an amendment inserts ("the following paragraph is inserted:
+    'By way of derogation, ... until 30 October 2025 ...'")."""
     if men.rel is not None:
         return False
     before = sentence[: men.start].rstrip()
     after = sentence[men.end :].lstrip()
-    return bool(before) and before[-1] in _QUOTES_OPEN and bool(after) and after[0] in _QUOTES_CLOSE
+    if before and before[-1] in _QUOTES_OPEN and after and after[0] in _QUOTES_CLOSE:
+        return True
+    return _in_inserted_text(sentence, men.start)
+
+
+# an opening quotation mark (after a space, colon or bracket, before a word) and a closing one
+_QUOTE_OPENER = re.compile(r"(?:^|(?<=[\s:(]))[\"“‘'「『](?=[\w(])")
+_QUOTE_CLOSER = re.compile(r"(?<=\S)[\"”’'」』](?![A-Za-z])")
+_AMENDING = re.compile(
+    r"(?:insert(?:ed|ing)?|replaced\s+by(?:\s+the\s+following)?|substitut\w*|added"
+    r"|(?:to\s+)?read\s+as\s+follows|the\s+following)\s*:?\s*\Z",
+    re.I,
+)
+
+
+def _in_inserted_text(sentence: str, start: int) -> bool:
+    head = sentence[:start]
+    if not any(q in head for q in _QUOTES_OPEN):
+        return False
+    opener = None
+    for m in _QUOTE_OPENER.finditer(sentence, 0, start):
+        opener = m
+    if opener is None or _QUOTE_CLOSER.search(sentence, opener.end(), start):
+        return False
+    return bool(_AMENDING.search(sentence, max(0, opener.start() - 60), opener.start()))
 
 
 def superseded_start(sentence: str, g: Group) -> bool:

@@ -156,7 +156,13 @@ _EN: list[tuple[str, str, str]] = [
         r"to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?\s*(?:percent|per\s+cent"
         r"|%\s*(?:on|from|starting|beginning|effective|as\s+of))",
     ),
-    ("CMP", "B", r"apply\s+for\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}?licen[cs]es?"),
+    # applying for a licence or an authorisation is the way to obtain it (a compliance step)
+    (
+        "CMP",
+        "B",
+        r"(?:apply|applications?)\s+for\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}?"
+        r"(?:licen[cs]es?|authori[sz]ations?|permits?)",
+    ),
     ("SINCE", "L", r"since"),
     # "companies have until May 1 to weigh in": a deadline, not the end of a period
     ("BY", "L", r"(?:ha(?:ve|s|d)|given|giving|gives?|get|gets|got)\s+until"),
@@ -246,7 +252,14 @@ _EN: list[tuple[str, str, str]] = [
 
 _ZH: list[tuple[str, str, str]] = [
     ("SUP", "L", r"原定|原計劃|原计划|原本|此前定[于於]|而非|取代"),
-    ("OPEN", "B", r"[发發]起|立案|(?:调查|調查)自"),  # an investigation is initiated
+    # an investigation is initiated ("自X起，对…进行期终复审调查")
+    (
+        "OPEN",
+        "B",
+        r"[发發]起|立案|(?:调查|調查)自|[对對][^，,。;；]{0,40}?[进進]行[^，,。;；]{0,12}?[调調]查",
+    ),
+    # "申请参加调查登记": a request to take part, like a request to appear
+    ("APPEAR", "B", r"申[请請]参加|申[请請]參加"),
     ("COM", "B", r"意[见見]|[评評][论論]|反[馈饋]"),
     # "按现行有关规定执行", "按照最惠国税率执行": a manner of applying, not a date's verb
     ("NONE", "B", r"按(?:照)?[^，,。；;]{0,12}?[执執]行"),
@@ -292,7 +305,7 @@ _ZH: list[tuple[str, str, str]] = [
         "EFF",
         "B",
         r"施行|[实實]施|生效|[执執]行|起[征徵]|加[征徵]|[征徵]收|[适適]用|[启啟]用|上[调調]|下[调調]"
-        r"|[调調]整[为為]|落地",
+        r"|[调調]整[为為]|落地|恢[复復]",
     ),
     (
         "SUS",
@@ -304,6 +317,7 @@ _ZH: list[tuple[str, str, str]] = [
     # "完成…清缴": the light verb 完成 takes its object's topic (a payment, a report)
     ("PAY", "B", r"完成[^,，。;；]{0,12}?(?:清[缴繳]|[缴繳]清|[缴繳]款|[缴繳][纳納]|支付)"),
     ("RPT", "B", r"完成[^,，。;；]{0,12}?(?:申[报報]|[备備]案|[报報]告|提交)"),
+    ("CMP", "B", r"(?:授[权權]|[许許]可)申[请請]|申[请請](?:授[权權]|[许許]可)"),
     (
         "CMP",
         "B",

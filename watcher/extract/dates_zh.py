@@ -38,6 +38,7 @@ _REL_RX = re.compile(
     r"|(?P<imm>(?:立即|即时|即時|即日)(?:生效|施行|实施|實施|执行|執行))"
 )
 _YEAR_WORD = {"今": 0, "明": 1, "去": -1}
+_EVERY_YEAR = frozenset({"次年", "每年", "当年", "當年", "翌年", "上年"})
 
 
 def cn_int(text: str) -> int:
@@ -86,6 +87,8 @@ def find_zh(sentence: str) -> list[Mention]:
     """All Chinese date mentions of `sentence` (with attached times), in text order."""
     found: list[Mention] = []
     for m in _DATE_RX.finditer(sentence):
+        if sentence[max(0, m.start() - 2) : m.start()] in _EVERY_YEAR:
+            continue  # "于次年3月31日前报送": a yearly deadline, no fixed day
         men = _absolute(m)
         if men is not None:
             _attach_time(sentence, men)

@@ -62,6 +62,8 @@ def _topic_kinds(cues: Cues) -> Kinds:
 
 
 def _deadline(cues: Cues, polfam: str, support: float) -> Kinds:
+    if polfam == "UNTIL" and cues.get("EFF", _NO)[1:] == (0, "R"):
+        return [("effective", support)]  # "推迟至8月6日实施": the verb right after names the start
     topics = _topic_kinds(cues)
     if polfam == "UNTIL" and topics:
         # "remain suspended until X ... fees" : the period words outweigh a distant topic

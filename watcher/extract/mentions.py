@@ -108,9 +108,10 @@ TIME_EN = (
     r"(?:(?P<h>\d{1,2})(?:[:.](?P<mi>\d{2}))?\s*(?P<ap>[ap]\.?\s?m\.?)(?![a-z])"
     r"|(?P<h24>[01]?\d|2[0-3]):(?P<mi24>\d{2})(?!\d)|(?P<noon>noon))"
 )
-# A time (and zone) right before a date: "12:01 a.m. eastern standard time on November 10".
+# A time (and zone) right before a date: "12:01 a.m. eastern standard time on November 10",
+# "12:01 a.m. EDT (0401 GMT) on Wednesday, Aug. 27".
 TIME_BEFORE = re.compile(
-    TIME_EN + r"\s*(?:\(?(?P<tz>" + TZ_EN + r")\)?)?(?:\s*\([A-Za-z]{2,5}\))?\s*,?\s*(?:on\s+)?"
+    TIME_EN + r"\s*(?:\(?(?P<tz>" + TZ_EN + r")\)?)?(?:\s*\([\w\s:.]{2,15}\))?\s*,?\s*(?:on\s+)?"
     r"(?:the\s+)?\Z",
     re.I,
 )

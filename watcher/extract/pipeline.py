@@ -7,7 +7,7 @@ import datetime as dt
 import re
 
 from ..models import Event
-from . import anchors, classify, cues, kinds, sentences
+from . import anchors, classify, cues, kinds, passage, sentences
 from .dates_en import find_en
 from .dates_zh import find_zh
 from .mentions import REL_NEWS_DAY, Mention, news_day, resolve_year, valid_day
@@ -46,34 +46,65 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
         return cache[0]
 
     found: dict[tuple[dt.date, str], Event] = {}
+    placed: list[passage.Placed] = []
     header: list[str] | None = None
+    initiation = passage.initiation_notice(norm)
     for start, end in sentences.split(norm):
         sentence = norm[start:end]
-        header, column = _table(sentence, header) if "|" in sentence else (None, None)
-        for men, kind, score in _sentence_events(sentence, column):
+        if initiation and passage.initiation_line(sentence):
+            continue
+        if "|" in sentence:
+            header, parts = _table(sentence, header)
+            events = _parts_events(parts)
+        else:
+            header, events = None, _sentence_events(sentence)
+        for men, kind, score in events:
             date = _resolve(men, kind, sentence, published, anchor)
             if date is None:
                 continue
             ev = Event(date, kind, _evidence(text, start, end, men), _confidence(men, score),
                        men.time, men.tz)  # fmt: skip
+            placed.append((ev, start, sentence))
             key = (date, kind)
             if key in found:
                 ev = _better(found[key], ev)
             found[key] = ev
-    return list(found.values())
+    drop = passage.renewed(placed, norm)
+    return [ev for key, ev in found.items() if key not in drop]
 
 
-def _table(sentence: str, header: list[str] | None) -> tuple[list[str] | None, str | None]:
-    """Tables flattened to "a | b | c" lines: (the header row in force, the header of the column
-    that holds this row's date). "Product | Rate | Effective date" then "EVs | 100% | 9/27/2024":
-    the date is an effective date although its own line says nothing about it."""
+Part = tuple[int, str, "str | None"]  # (offset in the sentence, text, its column's header)
+
+
+def _table(sentence: str, header: list[str] | None) -> tuple[list[str] | None, list[Part]]:
+    """Tables flattened to "a | b | c" lines: (the header row in force, the parts of the row to
+    read). "Product | Rate | Effective date" then "EVs | 100% | 9/27/2024": the date is an
+    effective date although its own line says nothing about it. A row with dates in several
+    columns ("... (OJ L 243, 29.7.2020) | 31.3.2026" under "Reference | Date of expiry") is read
+    cell by cell, each date under its own column's header."""
     cells = sentence.split("|")
     dated = [i for i, cell in enumerate(cells) if _line_mentions(cell)]
     if not dated:
-        return cells, None  # a header row
+        return cells, [(0, sentence, None)]  # a header row
     if header is None or len(header) != len(cells):
-        return header, None
-    return header, header[dated[0]]
+        return header, [(0, sentence, None)]
+    if len(dated) == 1:
+        return header, [(0, sentence, header[dated[0]])]
+    offsets = [0]
+    for cell in cells[:-1]:
+        offsets.append(offsets[-1] + len(cell) + 1)
+    return header, [(offsets[i], cells[i], header[i]) for i in dated]
+
+
+def _parts_events(parts: list[Part]) -> list[tuple[Mention, str, float]]:
+    """The events of each part, their mentions' offsets made relative to the whole sentence."""
+    out = []
+    for offset, text, column in parts:
+        events = _sentence_events(text, column)
+        for men in {id(m): m for m, _, _ in events}.values() if offset else ():
+            men.start, men.end = men.start + offset, men.end + offset
+        out += events
+    return out
 
 
 def _better(old: Event, new: Event) -> Event:
@@ -153,7 +184,9 @@ def _range_events(sentence: str, g: classify.Group, several: bool) -> list:
     if classify.superseded_start(sentence, g):
         # "postponed from X to Y": X is the old date; Y read as a single date, without the "from"
         cues = {f: v for f, v in g.cues.items() if f not in ("FROM", "FROMW")}
-        return [(last, k, s) for k, s in kinds.decide(cues, several)]
+        found = [(last, k, s) for k, s in kinds.decide(cues, several)]
+        if found:  # else "a consultation on the changes from X to Y": a period after all
+            return found
     return [(first, k, s) for k, s in start_kinds] + [(last, k, s) for k, s in end_kinds]
 
 

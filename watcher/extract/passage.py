@@ -1,0 +1,56 @@
+"""Passage-level rules: what a date means can depend on another sentence of the passage.
+
+- Renewal: "The comment period closed on June 12, 2025. ... the Department is reopening the
+  comment period. Comments must be received on or before July 31, 2025." The end told in the
+  past before a later sentence reopens or further extends the period is superseded (README:
+  only the new date is recorded).
+- Initiation notices: in "...: Initiation of Less-Than-Fair-Value Investigations", the line
+  "DATES: Applicable October 15, 2025." gives the initiation date, which is not recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from ..models import Event
+
+_RENEWAL = re.compile(
+    r"\b(?:further\s+extend(?:s|ed|ing)?|reopen(?:s|ed|ing)?|re-open(?:s|ed|ing)?)\b", re.I
+)
+_PAST_END = re.compile(r"\b(?:closed|extended|expired|ended|was|were)\b", re.I)
+_RENEWABLE = frozenset({"expiry", "comment_deadline"})
+# the heading (first lines) names an initiation, not a preliminary or final determination
+_INITIATION = re.compile(r"\bInitiation\s+of\b", re.I)
+_DETERMINATION = re.compile(r"\b(?:Preliminary|Final)\b", re.I)
+_APPLICABLE = re.compile(r"^\W*DATES\W*Applicable\b", re.I)
+
+Placed = tuple[Event, int, str]  # an event, the start of its sentence, the sentence
+
+
+def initiation_notice(norm: str) -> bool:
+    """True when the passage's heading says it is the initiation of an investigation or review."""
+    head = norm[:300]
+    if "nitiation" not in head and "NITIATION" not in head:
+        return False  # the common case, without a regex
+    return bool(_INITIATION.search(head)) and not _DETERMINATION.search(head)
+
+
+def initiation_line(sentence: str) -> bool:
+    """ "DATES: Applicable October 15, 2025." (to be skipped in an initiation notice)."""
+    return bool(_APPLICABLE.match(sentence))
+
+
+def renewed(placed: list[Placed], norm: str) -> set[tuple[dt.date, str]]:
+    """(date, kind) keys of period ends that a later sentence reopens or further extends."""
+    ends = [p for p in placed if p[0].kind in _RENEWABLE]
+    if len(ends) < 2:
+        return set()  # nothing to supersede: skip the scan of the passage
+    last = max((m.start() for m in _RENEWAL.finditer(norm)), default=-1)
+    drop = set()
+    for ev, start, sentence in ends:
+        if start >= last or not _PAST_END.search(sentence):
+            continue
+        if any(o.kind == ev.kind and o.date > ev.date and s > start for o, s, _ in ends):
+            drop.add((ev.date, ev.kind))
+    return drop
