@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from .mentions import Mention, valid_day
 
-_MAX_LAG_DAYS = 10
+_MAX_LAG_DAYS = 14
 
 # A line holding only a date, optionally after "Dated:" (a decree's or order's signature).
 _SIGN_PREFIX = re.compile(r"^\s*(?:dated:?|signed:?|the\s+white\s+house,)?\s*\Z", re.I)

@@ -145,9 +145,12 @@ def _is_range(sentence: str, prev: Group, gap: str) -> bool:
 _ATTRIBUTIVE = frozenset({"DL", "END", "EFF"})
 
 
-def _score(cue: Cue, dist: int, left_of_date: bool, p: Params) -> float:
+def _score(cue: Cue, dist: int, left_of_date: bool, p: Params, gap: str = "") -> float:
     side = p.left if left_of_date else p.right
-    if p.attributive and not left_of_date and dist <= 2 and cue.family in _ATTRIBUTIVE:
+    if (
+        p.attributive and not left_of_date and dist <= 2 and cue.family in _ATTRIBUTIVE
+        and "," not in gap
+    ):  # fmt: skip
         side = 1.4  # "the Aug. 1 deadline", "the Nov. 10 expiration": the noun names the date
     return _WEIGHT.get(cue.family, 0.5) * side / (1.0 + dist / p.scale)
 
@@ -182,13 +185,28 @@ def _option(cue: Cue, sentence: str, g: Group, left_of_date: bool, p: Params):
         if family != "BY" or dist > p.topic or word == "by":
             return None
         family = "DL"  # "due ... no later than" far from the date still says "deadline"
-    score = _score(cue, dist, left_of_date, p) * (0.8 if family != cue.family else 1.0)
+    gap = sentence[g.end : cue.start] if not left_of_date else ""
+    if (
+        family == "EVENT"
+        and gap
+        and "," in gap
+        and word in _SPEECH
+        and _POLAR_BEFORE.search(sentence, max(0, g.start - 20), g.start)
+    ):
+        return None  # "from April 27, it said on Wednesday": the attribution is not the date's
+    score = _score(cue, dist, left_of_date, p, gap) * (0.8 if family != cue.family else 1.0)
     if not left_of_date and (
         _RELATIVE.search(sentence, g.end, cue.start)
         or _closes_parenthesis(sentence, g.end, cue.start)
     ):
         score *= 0.3  # "rules issued on October 9 that halted ...": the clause is about the rules
     return family, score, dist
+
+
+_SPEECH = frozenset({"said", "says", "told", "stated", "noted", "wrote"})
+_POLAR_BEFORE = re.compile(
+    r"\b(?:from|until|through|by|after|effective|starting|beginning|as\s+of)\s*\Z", re.I
+)
 
 
 def _closes_parenthesis(sentence: str, start: int, end: int) -> bool:

@@ -106,7 +106,10 @@ _EN: list[tuple[str, str, str]] = [
         "END",
         "B",
         r"last\s+day\s+of\s+(?:the\s+|its\s+)?(?:[\w'’-]+\s+){0,3}?(?:suspension|exclusion|pause"
-        r"|truce|licen[cs]e|validity|waiver|exemption|reprieve|grace\s+period)s?",
+        r"|truce|licen[cs]e|validity|waiver|exemption|reprieve|grace\s+period)s?"
+        # "Suspension ends": the period noun is the subject of the end verb
+        r"|(?:suspension|pause|exclusion|truce|waiver|exemption|reprieve)s?\s+(?:ends?|expires?"
+        r"|lapses?)",
     ),
     # key-date rows: "March 24, 2025: Due date for submission of written comments"
     ("DL", "B", r"due\s+date|deadline"),
@@ -192,7 +195,7 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"expir(?:e|es|ed|ing|ation|y)|end(?:s|ed|ing)?|terminat(?:e|es|ed|ion)|laps(?:e|es|ed)"
         r"|sunsets?|ceas(?:e|es|ed)|no\s+longer|revert(?:s|ed)?|run\s+out|runs\s+out"
-        r"|remov(?:e|es|ing|al)|lift(?:s|ing)?|scrap(?:s|ping)?|eliminat(?:e|es|ion)"
+        r"|remov(?:e|es|ing|al)|lift(?:s|ing)?|scrap(?:s|ped|ping)?|eliminat(?:e|es|ion)"
         r"|as\s+(?:the|its)\s+(?:expiry|expiration|end)\s+date",
     ),
     (
@@ -266,7 +269,7 @@ _ZH: list[tuple[str, str, str]] = [
     # "X前已装船", "X前已申报的": goods already shipped/declared before X (a cut-off)
     ("CUT", "R", r"(?:之|以)?前(?:已|曾)"),
     ("CUT", "B", r"不(?:适用|適用|加[征徵])|仍(?:然)?(?:适用|適用)"),
-    ("OPEN", "B", r"[开開]始(?:征求|徵求|受理)"),
+    ("OPEN", "B", r"[开開]始(?:征求|徵求|受理)|公[开開](?:征求|徵求)意[见見]"),
     (
         "END",
         "B",

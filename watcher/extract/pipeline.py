@@ -23,8 +23,24 @@ _MAYBE_DATE = re.compile(
 _NAMED_GAP = re.compile(r"[\s,(]*(?:(?:i\.e\.|that\s+is|on)[\s,]*)?\Z", re.I)
 _PAST = re.compile(r"\b(?:took|became|went|was|were|had|came|expired|ended)\b|已[经經]?", re.I)
 _SUBORDINATE = re.compile(r"\b(?:after|before|since|once|when|following)\s+(?:\w+\s+){0,2}\Z", re.I)
+# "The period of investigation is X through Y", "data for the period from X to Y", "reports
+# covering imports made during the period from X to Y": the range delimits what is counted
+_REF_PERIOD = re.compile(
+    r"(?:\b(?:period\s+of\s+(?:investigation|review)|(?:investigation|review|reference|reporting)"
+    r"\s+period)\s+(?:is|was|covers|covering|runs|from)|\b(?:data|figures|statistics|imports"
+    r"|exports|shipments|sales)\b[^.;]{0,25}?\b(?:for|during|over|in|covering)\s+the\s+period"
+    r"|\bcovering\s+(?:[\w-]+\s+){0,4}?(?:the\s+)?period)\s*(?:from|between)?\s*\Z",
+    re.I,
+)
+# "were originally due to apply from X": a plan that a later milestone replaced
+_PLAN = re.compile(
+    r"\b(?:was|were)\s+(?:originally\s+|initially\s+|previously\s+)?(?:scheduled|set|due|slated"
+    r"|supposed|to\s+(?:take|expire|end|apply|come|enter|begin|start))\b",
+    re.I,
+)
 _DEADLINE_KINDS = frozenset({"comment_deadline", "compliance", "other_deadline", "expiry"})
 _MAX_EVIDENCE = 400
+_TITLE = re.compile(r"《[^《》]{0,80}》")
 
 
 def extract(text: str, published: dt.date | None) -> list[Event]:
@@ -48,6 +64,8 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
     found: dict[tuple[dt.date, str], Event] = {}
     placed: list[passage.Placed] = []
     header: list[str] | None = None
+    weak: set[int] = set()
+    weak_keys: set[tuple[dt.date, str]] = set()
     initiation = passage.initiation_notice(norm)
     for start, end in sentences.split(norm):
         sentence = norm[start:end]
@@ -57,11 +75,13 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
             header, parts = _table(sentence, header)
             events = _parts_events(parts)
         else:
-            header, events = None, _sentence_events(sentence)
+            header, events = None, _sentence_events(sentence, None, weak)
         for men, kind, score in events:
             date = _resolve(men, kind, sentence, published, anchor)
             if date is None:
                 continue
+            if id(men) in weak:
+                weak_keys.add((date, kind))
             ev = Event(date, kind, _evidence(text, start, end, men), _confidence(men, score),
                        men.time, men.tz)  # fmt: skip
             placed.append((ev, start, sentence))
@@ -70,6 +90,8 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
                 ev = _better(found[key], ev)
             found[key] = ev
     drop = passage.renewed(placed, norm)
+    if weak_keys and any(date not in {d for d, _ in weak_keys} for date, _ in found):
+        drop |= weak_keys  # "originally due to apply from X" beside another milestone
     return [ev for key, ev in found.items() if key not in drop]
 
 
@@ -150,13 +172,20 @@ def _merge_named(sentence: str, mentions: list[Mention]) -> list[Mention]:
     return out
 
 
-def _sentence_events(sentence: str, column: str | None = None) -> list[tuple[Mention, str, float]]:
+def _sentence_events(
+    sentence: str, column: str | None = None, weak: set[int] | None = None
+) -> list[tuple[Mention, str, float]]:
+    """The (mention, kind, score) events of one sentence. The ids of mentions that a weak
+    superseding word qualifies ("The rules were originally due to apply from X") are added to
+    `weak`: the passage drops them when it names another milestone."""
     zh = bool(_CJK.search(sentence))
     mentions = _mentions(sentence, zh)
     if not mentions:
         return []
     groups = classify.group_mentions(sentence, mentions)
     spans = [(m.start, m.end) for m in mentions]
+    if zh and "《" in sentence:  # a document's title in 《》 holds no verb about the dates
+        spans += [(m.start(), m.end()) for m in _TITLE.finditer(sentence)]
     found = [
         c for c in cues.scan(sentence, zh) if not any(c.start < e and c.end > s for s, e in spans)
     ]
@@ -172,13 +201,24 @@ def _sentence_events(sentence: str, column: str | None = None) -> list[tuple[Men
         if g.is_range:
             out += _range_events(sentence, g, several)
             continue
-        for kind, score in kinds.decide(g.cues, several):
+        decided = kinds.decide(g.cues, several)
+        if (
+            decided
+            and weak is not None
+            and not several
+            and "SUP2" in g.cues
+            and _PLAN.search(sentence, 0, g.start)
+        ):
+            weak.update(id(m) for m in g.mentions)  # superseded if the passage has another date
+        for kind, score in decided:
             out += [(m, kind, score) for m in g.mentions if not classify.is_quoted(sentence, m)]
     return out
 
 
 def _range_events(sentence: str, g: classify.Group, several: bool) -> list:
     first, last = g.mentions
+    if _REF_PERIOD.search(sentence, max(0, g.start - 70), g.start):
+        return []  # "import data for the period from X to Y": a reference period
     _inherit_year(first, last)
     start_kinds, end_kinds = kinds.decide_range(g.cues, several)
     if classify.superseded_start(sentence, g):
