@@ -407,3 +407,45 @@ def test_a_date_said_to_be_extended_and_a_pending_publication_are_not_recorded()
     assert _run(text, "2025-05-01") == []
     text = "委员会决议课征反倾销税，自公告日起实施。财政部预计于10月中旬正式公告。"
     assert _run(text, "2025-10-02") == []
+
+
+# --- batch-7 rules ---------------------------------------------------------------------------
+
+
+def test_a_moved_or_starting_meeting_is_not_a_milestone() -> None:
+    assert _run("The public hearing will commence on January 21, 2026.", "2025-12-02") == []
+    text = (
+        "A public hearing on proposed port fees, originally set for Sept. 15, has been "
+        "postponed to Oct. 6, officials said Monday."
+    )
+    assert _run(text, "2025-09-30") == []
+    assert _pairs(_run("The fees will resume on November 10, 2026.", "2025-11-12")) == {
+        ("2026-11-10", "effective")
+    }
+
+
+def test_a_removal_effective_on_a_day_also_ends_the_measure() -> None:
+    text = "Canada will remove many of its retaliatory tariffs effective Sept. 1, Carney said."
+    assert ("2025-09-01", "expiry") in _pairs(_run(text, "2025-08-23"))
+
+
+def test_a_due_date_is_superseded_by_an_extension_without_a_new_date() -> None:
+    text = (
+        "Trump agreed to extend for a few more weeks the pause on tariffs on Mexican goods. "
+        "The 90-day extension was due to expire on Oct. 29."
+    )
+    assert _run(text, "2025-10-28") == []
+
+
+def test_reporting_periods_cut_off_windows_and_licence_expiry() -> None:
+    assert _run("Revenue for the quarter through Sept. 28 rose 22%.", "2025-10-15") == []
+    text = (
+        "For goods shipped before March 10, 2025 and imported between March 10 and April 12, "
+        "2025, no additional tariffs will be levied."
+    )
+    assert _run(text, "2025-03-04") == []
+    assert ("2025-10-29", "expiry") in _pairs(_run("该许可于10月29日到期。", "2025-10-01"))
+    text = "該措施原訂於12月1日起實施，暫停期限至2026年11月10日止。"
+    assert _pairs(_run(text, "2025-11-08")) == {("2026-11-10", "expiry")}
+    text = "10月9日，商务部发布2025年第62号公告，公告自发布之日起施行。"
+    assert _pairs(_run(text, "2025-10-10")) == {("2025-10-09", "effective")}

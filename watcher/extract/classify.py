@@ -246,6 +246,53 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
     _share_topics(groups)
     _spread_cut_off(sentence, cues, groups, p)
     _governing_suspension(sentence, cues, groups)
+    _governing_removal(sentence, cues, groups)
+    _moved_meeting(sentence, cues, groups)
+
+
+_MOVE = re.compile(r"postpon|reschedul|delay|push|mov", re.I)
+_VERB_FAMILIES = frozenset({"EFF", "END", "SUS"})
+
+
+def _moved_meeting(sentence: str, cues: list[Cue], groups: list[Group]) -> None:
+    """ "A public hearing on proposed port fees ..., originally set for Sept. 15, has been
+    postponed to Oct. 6": a meeting that opens its sentence is what the change verb moves."""
+    meet = next((c for c in cues if c.family == "MEET"), None)
+    if meet is None or meet.start > 40:
+        return
+    for cue in cues:
+        if cue.start <= meet.end or ";" in sentence[meet.end : cue.start]:
+            continue
+        if cue.family in _VERB_FAMILIES and not (
+            cue.family == "SUS" and _MOVE.match(sentence, cue.start)
+        ):
+            return  # another verb stands between: the meeting is not the subject
+        if cue.family != "SUS":
+            continue
+        for g in groups:
+            if g.start >= cue.end and g.start - cue.end <= 15:
+                g.cues["MEET"] = (1.0, 0, "L")
+        return
+
+
+_REMOVAL = re.compile(r"remov|lift|eliminat|terminat|revok|rescind|repeal|scrap", re.I)
+
+
+def _governing_removal(sentence: str, cues: list[Cue], groups: list[Group]) -> None:
+    """ "Canada will remove many of its retaliatory tariffs on U.S. goods effective Sept. 1": the
+    date at which a removal takes effect is also the end of the measure removed."""
+    verbs = [c for c in cues if c.family == "END" and _REMOVAL.match(sentence, c.start)]
+    for i, g in enumerate(groups if verbs else ()):
+        eff = g.cues.get("EFF")
+        if eff is None or eff[2] != "L" or eff[1] > 12 or g.cues.get("END", _NO_CUE)[0] >= eff[0]:
+            continue
+        lo = groups[i - 1].end if i else 0
+        end = [c for c in verbs if lo <= c.start and c.end <= g.start and g.start - c.end <= 100]
+        if end and not _CLAUSE_END.search(sentence, end[-1].end, g.start):
+            g.cues["END"] = eff
+
+
+_CLAUSE_END = re.compile(r"[;；。]|,\s*(?:and|but|while)\b")
 
 
 _CLAUSE_BREAK = re.compile(r"[,;，；]")
@@ -254,17 +301,20 @@ _CUT_POLARITY = frozenset({"BEFORE", "BY", "UNTIL"})
 
 def _spread_cut_off(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
     """ "Goods shipped before March 10 and imported by April 12 will be exempt": the cut-off
-    word governs every date of its clause, not only the nearest one."""
+    word governs every date of its clause, not only the nearest one (the distance counts from
+    the last date it governs: "shipped before X and imported between X and Y")."""
     for cue in cues:
         if cue.family != "CUT":
             continue
+        last = cue.end
         for g in groups:
-            if g.start < cue.end or g.start - cue.end > p.neg:
+            if g.start < cue.end or g.start - last > p.neg:
                 continue
-            if _CLAUSE_BREAK.search(sentence, cue.end, g.start):
+            if _CLAUSE_BREAK.search(sentence, last, g.start):
                 break
             if (set(g.cues) & POLARITY) <= _CUT_POLARITY:
                 g.cues["CUT"] = max(g.cues.get("CUT", _NO_CUE), (0.6, 0, "L"))
+                last = g.end
 
 
 _NO_CUE = (0.0, 0, "")

@@ -68,6 +68,24 @@ _EN: list[tuple[str, str, str]] = [
         r"|(?:days?|weeks?|months?)\s+(?:after|following|from)\s+(?:it|they|the\s+\w+)"
         r"\s+(?:was|were|is|are)\s+(?:signed|published|issued|announced|adopted)",
     ),
+    # "The public hearing will commence on X": the start verb's subject is a meeting
+    (
+        "MEET",
+        "B",
+        r"(?:hearings?|meetings?|conferences?|summits?|talks|negotiations|sessions?|webinars?"
+        r"|roundtables?)"
+        r"\s+(?:(?:will|shall|is\s+to|are\s+to)\s+)?(?:commence|begin|start|open|resume|convene)"
+        r"(?:s|d|ed)?",
+    ),
+    # "the actions taken in this investigation": the investigation as a frame, not its opening
+    ("NONE", "B", r"(?:in|under)\s+(?:this|the|that|its)\s+investigation"),
+    # "revenue for the quarter through Sept. 28": a reporting period, not a measure's end
+    (
+        "EVENT",
+        "B",
+        r"(?:quarter|fiscal\s+year|half-year)\s+(?:ended|ending|through|thru|to)"
+        r"|(?:three|six|nine|twelve)\s+months\s+(?:ended|ending)",
+    ),
     (
         "APPEAR",
         "B",
@@ -137,7 +155,7 @@ _EN: list[tuple[str, str, str]] = [
         "L",
         r"(?:executive\s+|presidential\s+)?(?:order|proclamation|regulation|decision|directive|notice|rule|letter"
         r"|memorandum|announcement|act|statement|decree|determination|cfr|fr)\s+"
-        r"(?:(?:no\.?\s*)?[\w./-]*\d[\w./-]*\s+)?(?:\([^)]{0,40}\)\s+)?(?:of|dated)"
+        r"(?:\((?:eu|ec|eec|euratom)\)\s+)?(?:(?:no\.?\s*)?[\w./-]*\d[\w./-]*\s+)?(?:\([^)]{0,40}\)\s+)?(?:of|dated)"
         r"|dated|of\s+the",
     ),
     (
@@ -163,9 +181,11 @@ _EN: list[tuple[str, str, str]] = [
     (
         "CMP",
         "B",
-        r"(?:apply|applications?)\s+for\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,2}?"
-        r"(?:licen[cs]es?|authori[sz]ations?|permits?)",
+        r"(?:apply|applications?)\s+for\s+(?:an?\s+|the\s+)?(?:\w+\s+){0,3}?"
+        r"(?:licen[cs]es?|authori[sz]ations?|permits?|status|approvals?)",
     ),
+    # "Apply for an exclusion": applying is not the measure applying
+    ("NONE", "B", r"apply\s+for"),
     ("SINCE", "L", r"since"),
     # "companies have until May 1 to weigh in": a deadline, not the end of a period
     ("BY", "L", r"(?:ha(?:ve|s|d)|given|giving|gives?|get|gets|got)\s+until"),
@@ -179,7 +199,7 @@ _EN: list[tuple[str, str, str]] = [
         "BY",
         "L",
         r"no\s+later\s+than|not\s+later\s+than|on\s+or\s+before|by|due(?:\s+(?:on|by))?"
-        r"|clos(?:es?|ed)\s+on|close\s+of\s+business(?:\s+on)?",
+        r"|clos(?:es?|ed)\s+on|closes|close\s+of\s+business(?:\s+on)?",
     ),
     ("BY", "R", r"at\s+the\s+latest"),
     ("BEFORE", "L", r"before|prior\s+to"),
@@ -194,7 +214,8 @@ _EN: list[tuple[str, str, str]] = [
         "END",
         "B",
         r"expir(?:e|es|ed|ing|ation|y)|end(?:s|ed|ing)?|terminat(?:e|es|ed|ion)|laps(?:e|es|ed)"
-        r"|sunsets?|ceas(?:e|es|ed)|no\s+longer|revert(?:s|ed)?|run\s+out|runs\s+out"
+        r"|sunsets?|ceas(?:e|es|ed)|stop(?:s|ped|ping)?\s+(?:the|its|their|all|applying|imposing"
+        r"|collecting|charging|levying|implementing)|no\s+longer|revert(?:s|ed)?|run\s+out|runs\s+out"
         r"|remov(?:e|es|ing|al)|lift(?:s|ing)?|scrap(?:s|ped|ping)?|eliminat(?:e|es|ion)"
         r"|as\s+(?:the|its)\s+(?:expiry|expiration|end)\s+date",
     ),
@@ -210,7 +231,7 @@ _EN: list[tuple[str, str, str]] = [
         r"|decreas(?:e|es|ed|ing)|step(?:s|ped|ping)?\s+up|go(?:es|ing)?\s+up)"
         r"(?:\s+\w+){0,3}?\s+to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?"
         r"|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d|as\s+(?:the|its)\s+(?:start|effective)\s+date"
-        r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?",
+        r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?|resum(?:e|es|ed|ing)",
     ),  # "to 25" (+ "%": no \b after it)
     (
         "SUS",
@@ -238,7 +259,7 @@ _EN: list[tuple[str, str, str]] = [
         r"compl(?:y|ies|ying|iance)|requir(?:e|es|ed|ing)(?:\s+to)?|must\s+(?:obtain|apply|register"
         r"|certify|ensure|adopt|hold|have|enroll|complete|update|file)"
         r"|obtain\s+(?:an?\s+)?(?:\w+\s+)?licen[cs]e|transition(?:al)?\s+period"
-        r"|grace\s+period|wind[\s-]down",
+        r"|grace\s+period|wind[\s-]down|mandatory",
     ),
     ("PAY", "B", r"pay|payment|paid|payable|fees?|deposit|remit(?:ted|tance)?"),
     (
@@ -254,7 +275,7 @@ _EN: list[tuple[str, str, str]] = [
 # --- Chinese (simplified and traditional) ------------------------------------------------------
 
 _ZH: list[tuple[str, str, str]] = [
-    ("SUP", "L", r"原定|原計劃|原计划|原本|此前定[于於]|而非|取代"),
+    ("SUP", "L", r"原定|原[订訂]|原計劃|原计划|原本|原先|原[预預][计計]|此前定[于於]|而非|取代"),
     # an investigation is initiated ("自X起，对…进行期终复审调查")
     (
         "OPEN",

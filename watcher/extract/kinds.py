@@ -107,6 +107,9 @@ def _plain(cues: Cues) -> Kinds:
         return _key_row(cues)
     if fam in ("END", "DL"):
         topics = _topic_kinds(cues)
+        if fam == "END" and [k for k, _ in topics] == ["compliance"]:
+            # "该许可于10月29日到期", "the licence expires on X": the authorisation ends
+            return [("expiry", score), ("compliance", topics[0][1])]
         if (
             topics
             and fam == "DL"
@@ -151,8 +154,8 @@ def decide(cues: Cues, several_groups: bool) -> Kinds:
 
 def decide_range(cues: Cues, several_groups: bool) -> tuple[Kinds, Kinds]:
     """Kinds for the start and the end of a range "X to Y" / "X至Y"."""
-    if _superseded(cues, several_groups) or "SINCE" in cues:
-        return [], []
+    if _superseded(cues, several_groups) or "SINCE" in cues or _s(cues, "CUT") >= 0.3:
+        return [], []  # "goods shipped before X and imported between X and Y": a cut-off window
     fam, score = _best(cues, ("SUS", "EFF", "EXT", "END", "COM", "REQ", "CMP"))
     if fam is None:  # "from X to Y" alone: a period of application
         fam, score = _best(cues, ("FROM", "FROMW"))

@@ -38,6 +38,12 @@ _PLAN = re.compile(
     r"|supposed|to\s+(?:take|expire|end|apply|come|enter|begin|start))\b",
     re.I,
 )
+# the passage tells of a change of a date ("agreed to extend for a few more weeks the pause")
+_CHANGED = re.compile(
+    r"\b(?:extend(?:s|ed|ing)?\b(?!\s+(?:to|beyond)\b)|postpon(?:e|es|ed|ing)|delay(?:s|ed|ing)?|defer(?:s|red|ring)?"
+    r"|push(?:es|ed|ing)?\s+back)\b|延[长長]|推[迟遲]|延期",
+    re.I,
+)
 _DEADLINE_KINDS = frozenset({"comment_deadline", "compliance", "other_deadline", "expiry"})
 _MAX_EVIDENCE = 400
 _TITLE = re.compile(r"《[^《》]{0,80}》")
@@ -90,8 +96,10 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
                 ev = _better(found[key], ev)
             found[key] = ev
     drop = passage.renewed(placed, norm)
-    if weak_keys and any(date not in {d for d, _ in weak_keys} for date, _ in found):
-        drop |= weak_keys  # "originally due to apply from X" beside another milestone
+    if weak_keys and (
+        any(date not in {d for d, _ in weak_keys} for date, _ in found) or _CHANGED.search(norm)
+    ):  # "originally due to apply from X" beside another milestone, or a change without a date
+        drop |= weak_keys  # ("agreed to extend the pause ... was due to expire on Oct. 29")
     return [ev for key, ev in found.items() if key not in drop]
 
 
