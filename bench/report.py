@@ -7,34 +7,39 @@ from pathlib import Path
 GAP_NOTES = """\
 ## Where the time goes, and what is left
 
-Profiled with py-spy (`py-spy record --gil -f raw -- watcher poll --once …`, 1,000 sources, cold),
-after the changes listed below.
+The poll section above was re-run on its own (`bench/bench_poll.py --sources 100 200 500 1000`)
+after the changes listed above; the other sections are from the full `make bench` run. Profiled
+with py-spy (`py-spy record --gil -f raw -- watcher poll --once …`, 1,000 sources, cold) and by
+reading each process's CPU time from /proc.
 
-- **Cold poll is CPU-bound, not I/O-bound.** The lower bound counts only feedparser's CPU spread
-  over the cores (≈5 ms per 34 KB feed). watcher does more per feed: HTML to text for 30 entries
-  (≈1.3 ms more in the parse workers), and in the main process about 8–10 ms per source: the
-  HTTP request through httpx/httpcore/anyio (≈35 % of the main process's GIL samples), the
-  per-source write transaction through SQLAlchemy (30 rows in one multi-row INSERT … RETURNING,
-  the source's state, the health check: ≈25 %), pickling to and from the workers (≈10 %), rule
-  matching (≈10 %: 30,000 items against 1,000 rules) and loading a 1,000-source, 1,000-rule YAML
-  file (≈5 %). The local feed servers run on the same two cores. So a cold cycle needs ≈20 s of
-  CPU for 1,000 sources, ≈10 s of wall time on two cores at best, against a lower bound that
-  assumes 5 s of CPU.
-- **What would close it**: a lighter HTTP client for the fetch path (aiohttp or raw httpcore, ≈1 ms
-  less per request), Core `executemany` without the ORM session for items and state, matching
-  and HTML-to-text both in the workers (the RuleIndex would have to be built in each worker), and
-  a group commit that writes several sources' transactions in one SQLite commit. With those the
-  main process would need ≈3–4 ms per source and the cold cycle would be near 2× the bound.
-- **Warm poll** (every feed answers 304) is bounded by the main process too: one request and one
-  small write transaction per source, plus ≈1.3 s that do not depend on N (imports, reading the
-  YAML, compiling 1,000 rules, the migrations check). Below ~1,000 sources that fixed part keeps the
-  ratio to the serial loop under 20× (7× at 100 sources); lazy imports of SQLAlchemy/alembic on
-  the warm path and a cached compiled rule index would lift it. At 1,000 sources the fetcher's
-  limits (8 per host, 64 in all) also put a floor of 1,000 / 64 × 100 ms = 1.6 s under it.
+- **Cold poll is CPU-bound, not I/O-bound.** At 1,000 sources a cold cycle now costs ≈14 s of
+  CPU: ≈8 s in the two parse workers (feedparser ≈5.5 ms per 38 KB feed, the rest of parsing
+  ≈0.7 ms, rule matching ≈0.9 ms), ≈6 s in the main process, ≈0.5 s in the local feed servers.
+  Two cores cannot do that in less than ≈7 s; the lower bound counts only feedparser's share
+  (≈5.5 s). The main process's ≈6 s: ≈1.3 s that do not depend on N (imports, the YAML, compiling
+  the rules, the migrations check), then per source ≈1.5 ms in the HTTP request
+  (httpx/httpcore/anyio, of which ≈0.3 ms is httpcore's pool scanning its connections on every
+  request), ≈1.5 ms in the write transaction (its SQLite commit ≈0.6 ms, outside the GIL; the
+  88 rule-matched items' 296 findings ≈0.3 ms on average), and ≈1 ms in process-pool and thread
+  hand-offs.
+- The lower bound is itself measured in each run (feedparser's CPU per body) and moves with the
+  machine's load: 5.6 ms per body in the full run, 5.2–8.0 ms in the poll-only re-runs (other
+  work ran on the machine, load average ≈2 on 2 cores). The cold/lower-bound ratio moves with it.
+- **What would close the rest**: a group commit (several whole sources per SQLite commit,
+  savepoint per source) would save most of the 0.6 ms commit; one connection pool per host (or a
+  lighter HTTP client than httpx/httpcore on anyio) ≈0.5 ms per request; Core instead of the ORM
+  for findings. Past that, feedparser itself is the floor: the workers' CPU alone is ≈1.4× the
+  lower bound.
+- **Warm poll** (every feed answers 304) is bounded by the main process: one request and one
+  small write transaction per source (≈2.5 ms), plus the ≈1.3 s that do not depend on N. Below
+  ~500 sources that fixed part keeps the ratio to the serial loop under 20×; lazy imports of
+  SQLAlchemy/alembic on the warm path and a cached compiled rule index would lift it. At 1,000
+  sources the fetcher's limits (8 per host, 64 in all) also put a floor of 1,000 / 64 × 100 ms =
+  1.6 s under it.
 - **Extraction** is 19–21× dateparser from run to run (the target is 20×); the extractor is
   being worked on separately (`watcher/extract/`).
-- The benchmark machine is shared: other work ran during the measurement (load average ≈2 on
-  2 cores), which inflates the cold figures most (its three runs at 1,000 sources: see the JSON).
+- The benchmark machine is shared: other work ran during the measurements (load average ≈2 on
+  2 cores), which inflates the cold figures most (the three runs of each N: see the JSON).
 - **Memory**: the service parses in threads by default (`fetch.parse_workers: 0`); a process per
   core parses faster (what `poll --once` does) but costs ≈30 MB (PSS) per worker, which would put
   the service over its 150 MB budget at 1,000 sources.
@@ -46,14 +51,23 @@ CHANGES = """\
 - Parsing and deadline extraction run off the event loop: in a process pool sized to the cores for
   `poll --once` over many sources (`watcher/workers.py`, workers forked from a fork server that
   imported only the parsers), in threads for the service (`fetch.parse_workers`).
+- The parse workers also match the rules: each builds the `RuleIndex` once (pool initializer) and
+  returns, with the items it parsed, their matches as plain tuples (`workers.matched`); `Item` and
+  `FetchResult` pickle as plain tuples. The main process then only asks the database about the
+  few items whose deadlines could make a finding (`pipeline._prepare_matched`).
 - Only items that a rule matched or that name a measure of the registry go through the deadline
   extractor: for the others no finding could come of their dates (`registry.stage.needs_events`).
   Matching and extraction happen before the write transaction, not inside it.
 - Items are written with one SELECT of the stored hashes and one multi-row `INSERT … RETURNING`
-  per source instead of a flush per row.
-- On SQLite, sources' write transactions queue on an asyncio semaphore instead of in SQLite's busy
-  handler (which polls with sleeps); the source states of a `poll --once` cycle are read in one
-  query; at most `fetch.max_connections` sources are between fetch and write at a time (memory).
+  per source (RETURNING rows are mapped by key hash: asking SQLAlchemy to sort them by parameter
+  order made it send one INSERT per row on SQLite). The per-source statements (claim, stored
+  hashes, insert, source state) are Core statements built once, not ORM statements rebuilt and
+  synchronised per call; "is there any measure" is one cheap query before loading the registry.
+- On SQLite, sources' write transactions queue for one writer thread, which takes up to 32 of them
+  per trip, each still its own transaction (`pipeline._write`); the source states of a
+  `poll --once` cycle are read in one query; at most `fetch.max_connections` sources are between
+  fetch and write at a time (memory).
+- HTML-to-text only runs the whitespace regex on lines that have something to squash.
 - The YAML configuration is read with libyaml's loader (a 1,000-source file in 50 ms, not 0.5 s).
 """
 

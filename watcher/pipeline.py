@@ -68,6 +68,13 @@ class Context:
     # Sources between their fetch and their write: bounds the bodies and items held in memory
     # when fetching outruns the database (runtime sets it to `fetch.max_connections`).
     inflight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    # The measures as read lately (loop time, reading): only to pick the items worth extracting
+    # before the write transaction, which reads them afresh (see `_prepare`).
+    measures_read: tuple[float, asyncio.Future[list[Measure]]] | None = None
+    # Write transactions waiting for the writer thread, and how many it takes per trip (`_write`).
+    write_batch: int = 1
+    write_queue: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = field(default_factory=list)
+    write_drain: asyncio.Future[None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,29 +111,72 @@ async def _run_source(ctx: Context, source: SourceBase, state: repo.SourceHealth
         state = await asyncio.to_thread(_read_state, ctx, source.name)
     first_poll = state is None or state.last_success_at is None
     try:
-        poll = source_poll(ctx, source, state, first_poll)
+        premade: dict[int, tuple[Item, list[Match]]] = {}
+        poll = source_poll(ctx, source, state, first_poll, premade)
         collected = await collect(poll, source)
         result, items = collected.result, collected.items
-        prepared = await _prepare(ctx, source, items)
+        prepared = await _prepare(ctx, source, items, premade)
     except (FetchError, ParseError) as exc:
         failures = (state.consecutive_failures if state else 0) + 1
-        async with ctx.writers:
-            outcome = await asyncio.to_thread(_record_failure, ctx, source, exc, failures, state)
+        outcome = await _write(ctx, _record_failure, ctx, source, exc, failures, state)
         return replace(outcome, elapsed=loop.time() - started)
     except Exception as exc:  # a bug in a parser must not stop the other sources
         log.exception("source.crashed", source=source.name)
         failures = (state.consecutive_failures if state else 0) + 1
         err = WatcherError(f"internal error: {exc.__class__.__name__}: {exc}", Reason.unknown)
-        async with ctx.writers:
-            outcome = await asyncio.to_thread(_record_failure, ctx, source, err, failures, state)
+        outcome = await _write(ctx, _record_failure, ctx, source, err, failures, state)
         return replace(outcome, elapsed=loop.time() - started)
-    async with ctx.writers:
-        outcome = await asyncio.to_thread(
-            _store, ctx, source, result, items, first_poll, collected.cursor, state, prepared
-        )
+    outcome = await _write(ctx, _store, ctx, source, result, items, first_poll, collected.cursor, state, prepared)
     if outcome.alerts:
         ctx.alerts_enqueued.set()
     return replace(outcome, elapsed=loop.time() - started)
+
+
+async def _write(ctx: Context, fn: Callable[..., SourceOutcome], *args: Any) -> SourceOutcome:
+    """Run a source's write transaction, `fn(*args)`, in a thread when `ctx.writers` lets it.
+    With `ctx.write_batch` > 1 (SQLite: one writer at a time anyway), the transactions queued
+    while one batch runs go to the thread together, one after the other: one thread hop per
+    batch instead of one per source, each source still in its own transaction."""
+    if ctx.write_batch <= 1:
+        async with ctx.writers:
+            return await asyncio.to_thread(fn, *args)
+    job: asyncio.Future[SourceOutcome] = asyncio.get_running_loop().create_future()
+    ctx.write_queue.append((fn, args, job))
+    if ctx.write_drain is None or ctx.write_drain.done():
+        ctx.write_drain = asyncio.ensure_future(_drain_writes(ctx))
+    return await job
+
+
+async def _drain_writes(ctx: Context) -> None:
+    while ctx.write_queue:
+        batch = ctx.write_queue[: ctx.write_batch]
+        del ctx.write_queue[: len(batch)]
+        try:
+            async with ctx.writers:
+                done = await asyncio.to_thread(_run_writes, batch)
+        except BaseException as exc:  # cancelled (shutdown): so are the sources waiting
+            for *_, job in batch + ctx.write_queue:
+                if not job.done():
+                    job.set_exception(exc) if isinstance(exc, Exception) else job.cancel()
+            ctx.write_queue.clear()
+            raise
+        for (*_, job), (outcome, error) in zip(batch, done, strict=True):
+            if job.done():  # its source was cancelled meanwhile
+                continue
+            if error is not None:
+                job.set_exception(error)
+            else:
+                job.set_result(outcome)
+
+
+def _run_writes(batch: list[tuple[Callable[..., SourceOutcome], tuple[Any, ...], Any]]) -> list[tuple[Any, Exception | None]]:
+    out: list[tuple[Any, Exception | None]] = []
+    for fn, args, _job in batch:
+        try:
+            out.append((fn(*args), None))
+        except Exception as exc:  # that source's transaction rolled back; the others stand
+            out.append((None, exc))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,9 +188,16 @@ class Prepared:
     matches: dict[str, list[Match]] = field(default_factory=dict)
 
 
-async def _prepare(ctx: Context, source: SourceBase, items: list[Item]) -> Prepared:
+async def _prepare(
+    ctx: Context, source: SourceBase, items: list[Item], premade: dict[int, tuple[Item, list[Match]]] | None = None
+) -> Prepared:
+    """`premade`: rule matches made where the items were parsed (a worker), by id of the item."""
     if not items:
         return Prepared()
+    made = [(premade or {}).get(id(i)) for i in items]
+    # Only for the very objects the worker matched: a collector may have completed an item since.
+    if all(m is not None and m[0] is i for i, m in zip(items, made, strict=True)):
+        return await _prepare_matched(ctx, source, items, {i.key: m[1] for i, m in zip(items, made, strict=True) if m})
     stored, measures = await asyncio.to_thread(_stored_and_measures, ctx, source.name, [i.key for i in items])
     todo = [i for i in items if stored.get(i.key) != i.content_hash]
     matches = {i.key: ctx.rules.match(i) for i in todo}
@@ -148,6 +205,44 @@ async def _prepare(ctx: Context, source: SourceBase, items: list[Item]) -> Prepa
     wanted = [i for i in todo if registry_stage.needs_events(i, bool(matches[i.key]), measures)]
     events = await ctx.cpu.run(items_events, wanted) if wanted else []
     return Prepared(events={i.key: e for i, e in zip(wanted, events, strict=True)}, matches=matches)
+
+
+async def _prepare_matched(ctx: Context, source: SourceBase, items: list[Item], matches: dict[str, list[Match]]) -> Prepared:
+    """`_prepare` when the workers matched every item: the store only needs asking about the
+    few items whose deadlines could make a finding (rule-matched, or naming a measure). Stored
+    unchanged items' matches are never used (`_store` routes only what changed)."""
+    measures = await _recent_measures(ctx)
+    candidates = [i for i in items if registry_stage.needs_events(i, bool(matches[i.key]), measures)]
+    if not candidates:
+        return Prepared(matches=matches)
+
+    def stored() -> dict[str, str]:
+        with ctx.sessions() as session:
+            return repo.known_item_keys(session, source.name, [i.key for i in candidates])
+
+    known = await asyncio.to_thread(stored)
+    wanted = [i for i in candidates if known.get(i.key) != i.content_hash]
+    events = await ctx.cpu.run(items_events, wanted) if wanted else []
+    return Prepared(events={i.key: e for i, e in zip(wanted, events, strict=True)}, matches=matches)
+
+
+async def _recent_measures(ctx: Context, max_age: float = 5.0) -> list[Measure]:
+    """The measures, read at most every `max_age` seconds. Stale measures only make the choice
+    of items to extract ahead less exact: `reconcile_changes` reads them again in the
+    transaction and extracts there what was not extracted ahead."""
+    now = asyncio.get_running_loop().time()
+    if ctx.measures_read is None or now - ctx.measures_read[0] > max_age:
+
+        def read() -> list[Measure]:
+            with ctx.sessions() as session:
+                return registry_db.get_measures(session)
+
+        ctx.measures_read = (now, asyncio.ensure_future(asyncio.to_thread(read)))
+    try:
+        return list(await asyncio.shield(ctx.measures_read[1]))
+    except Exception:
+        ctx.measures_read = None
+        raise
 
 
 def _stored_and_measures(ctx: Context, source: str, keys: list[str]) -> tuple[dict[str, str], list[Measure]]:
@@ -160,8 +255,12 @@ def _read_state(ctx: Context, name: str) -> repo.SourceHealth | None:
         return repo.source_health(session, [name]).get(name)
 
 
-def source_poll(ctx: Context, source: SourceBase, state: repo.SourceHealth | None, first_poll: bool) -> Poll:
-    """What the source's kind gets to fetch with: validators, cursor, which items are stored."""
+def source_poll(
+    ctx: Context, source: SourceBase, state: repo.SourceHealth | None, first_poll: bool,
+    premade: dict[int, tuple[Item, list[Match]]] | None = None,
+) -> Poll:  # fmt: skip
+    """What the source's kind gets to fetch with: validators, cursor, which items are stored.
+    `premade` collects the rule matches of what the parse workers parsed, when they hold the rules."""
 
     async def known(keys: list[str]) -> dict[str, str]:
         def query() -> dict[str, str]:
@@ -170,12 +269,19 @@ def source_poll(ctx: Context, source: SourceBase, state: repo.SourceHealth | Non
 
         return await asyncio.to_thread(query)
 
+    async def offload(fn: Callable[..., Any], *args: Any) -> Any:
+        out, matches = await ctx.cpu.run_matched(fn, *args)
+        if matches is not None and premade is not None:
+            for item, found in zip(out, matches, strict=True):
+                premade[id(item)] = (item, [Match(*m) for m in found])
+        return out
+
     now = ctx.clock()
     return Poll(
         fetcher=ctx.fetcher, timeout=ctx.settings.source_timeout(source), now=now,
         etag=state.etag if state else None, last_modified=state.last_modified if state else None,
         previous_hash=state.body_hash if state else None, cursor=state.cursor if state else None,
-        quiet_before=_backfill_cutoff(ctx, now, first_poll), known=known, offload=ctx.cpu.run,
+        quiet_before=_backfill_cutoff(ctx, now, first_poll), known=known, offload=offload,
     )  # fmt: skip
 
 

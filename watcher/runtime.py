@@ -39,7 +39,9 @@ async def build_context(
         return maker
 
     workers = parse_workers if parse_workers is not None else settings.fetch.parse_workers
-    cpu = CpuPool(workers or 0)  # started by the first body to parse: a cycle of 304s needs none
+    # Started by the first body to parse (a cycle of 304s needs none); the workers match the rules
+    # on what they parse, so the event loop's process doesn't.
+    cpu = CpuPool(workers or 0, rules=(settings.rules, settings.default_channels()))
     maker = await asyncio.to_thread(prepare)
     sqlite = maker.kw["bind"].dialect.name == "sqlite"
     ctx = Context(
@@ -50,6 +52,7 @@ async def build_context(
         owner=owner or worker_id(),
         cpu=cpu,
         writers=asyncio.Semaphore(1 if sqlite else 8),
+        write_batch=32 if sqlite else 1,
         inflight=asyncio.Semaphore(settings.fetch.max_connections),
     )
     _keepers[id(ctx)] = asyncio.create_task(keep_leases(ctx), name="keep-leases")

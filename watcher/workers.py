@@ -22,7 +22,8 @@ import structlog
 
 log = structlog.get_logger("watcher.workers")
 T = TypeVar("T")
-PRELOAD = ["watcher.sources.feed", "watcher.registry.events"]
+PRELOAD = ["watcher.sources.feed", "watcher.registry.events", "watcher.rules"]
+_RULES: Any = None  # in a worker: the RuleIndex of the pool's rules (`CpuPool(rules=…)`)
 
 
 def default_workers() -> int:
@@ -34,16 +35,25 @@ def default_workers() -> int:
 class CpuPool:
     """`await pool.run(fn, *args)`: in a worker process, or in a thread when the pool has none."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, rules: tuple[Any, ...] | None = None) -> None:
+        """`rules`: (rules, default channels) for a `RuleIndex` built in each worker, so that
+        `run_matched` matches what it parsed there (see `matched`)."""
         self.workers = default_workers() if workers is None else workers
+        self.rules = rules
         self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def matches(self) -> bool:
+        """Whether `run_matched` matches the rules in the workers (else the caller matches)."""
+        return bool(self.workers and self.rules is not None)
 
     def start(self) -> None:
         """Start the workers now (they take a few hundred ms to import the parsers)."""
         if self.workers and self._pool is None:
             mp = multiprocessing.get_context("forkserver")
             mp.set_forkserver_preload(PRELOAD)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp)
+            init: tuple[Any, ...] = (_load_rules, (self.rules,)) if self.rules is not None else (None, ())
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=mp, initializer=init[0], initargs=init[1])
             for _ in range(self.workers):
                 self._pool.submit(int)  # spawn them all before the first real job
 
@@ -59,7 +69,33 @@ class CpuPool:
             self.close()
             return await asyncio.to_thread(fn, *args)
 
+    async def run_matched(self, fn: Callable[..., Any], *args: Any) -> tuple[Any, list[list[tuple[Any, ...]]] | None]:
+        """`fn(*args)` in a worker and, when it returned Items and the workers hold the rules,
+        each item's rule matches as compact tuples (see `matched`); else (result, None)."""
+        if not self.matches:
+            return await self.run(fn, *args), None
+        return await self.run(matched, fn, *args)
+
     def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _load_rules(spec: tuple[Any, ...] | None) -> None:
+    global _RULES
+    if spec is not None:
+        from watcher.rules import RuleIndex
+
+        _RULES = RuleIndex(*spec)
+
+
+def matched(fn: Callable[..., Any], *args: Any) -> tuple[Any, list[list[tuple[Any, ...]]] | None]:
+    """In a worker: `fn(*args)` (a parser) and, for a list of Items, each one's rule matches as
+    tuples of `Match`'s fields (small to pickle: most items match nothing)."""
+    from watcher.models import Item
+
+    out = fn(*args)
+    if _RULES is None or not isinstance(out, list) or not all(isinstance(i, Item) for i in out):
+        return out, None
+    return out, [[(m.rule, m.phrases, m.sentence, m.channels) for m in _RULES.match(i)] for i in out]

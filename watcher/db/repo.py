@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -90,19 +90,32 @@ def claim_sources(
     """Take a lease on each named source that is free (and due, unless `due_only` is False)."""
     claimed = []
     until = now + dt.timedelta(seconds=lease)
+    conn, stmt = session.connection(), _claim_stmt(due_only)
     for name in names:
-        cond = [
-            SourceState.name == name,
-            or_(SourceState.lease_expires_at.is_(None), SourceState.lease_expires_at <= now),
-        ]
-        if due_only:
-            cond.append(SourceState.next_due_at <= now)
-        res = session.execute(
-            update(SourceState).where(*cond).values(lease_owner=owner, lease_expires_at=until)
-        )
+        res = conn.execute(stmt, {"_name": name, "_now": now, "_owner": owner, "_until": until})
         if res.rowcount == 1:
             claimed.append(name)
     return claimed
+
+
+# The statements of the hot path (one per source and cycle) are built once: a Core statement
+# built once keeps its cache key, and Core skips the ORM's per-execution bookkeeping.
+_SOURCES = SourceState.__table__
+_ITEMS = ItemRow.__table__
+_STATEMENTS: dict[object, object] = {}
+
+
+def _claim_stmt(due_only: bool):  # type: ignore[no-untyped-def]
+    key = ("claim", due_only)
+    if key not in _STATEMENTS:
+        t, now = _SOURCES.c, bindparam("_now")
+        cond = [t.name == bindparam("_name"), or_(t.lease_expires_at.is_(None), t.lease_expires_at <= now)]
+        if due_only:
+            cond.append(t.next_due_at <= now)
+        _STATEMENTS[key] = (
+            update(_SOURCES).where(*cond).values(lease_owner=bindparam("_owner"), lease_expires_at=bindparam("_until"))
+        )
+    return _STATEMENTS[key]
 
 
 def due_source_names(
@@ -129,7 +142,7 @@ def record_fetch_success(
     values: dict[str, object] = dict(
         last_polled_at=now, last_success_at=now, consecutive_failures=0, last_error=None,
         last_error_reason=None, next_due_at=next_due, lease_owner=None, lease_expires_at=None,
-        items_total=SourceState.items_total + new_items, failing_since=None,
+        failing_since=None,
     )  # fmt: skip
     if new_items:
         values["last_new_at"] = now
@@ -139,9 +152,15 @@ def record_fetch_success(
         values.update(etag=result.etag, last_modified=result.last_modified)
         if not result.not_modified:
             values["body_hash"] = result.body_hash
-    session.execute(
-        update(SourceState).where(SourceState.name == name, _owned(owner)).values(**values)
-    )
+    key = ("success", *values)
+    if key not in _STATEMENTS:
+        t = _SOURCES.c
+        owned = or_(t.lease_owner == bindparam("_owner"), t.lease_owner.is_(None))
+        _STATEMENTS[key] = (
+            update(_SOURCES).where(t.name == bindparam("_name"), owned)
+            .values(items_total=t.items_total + bindparam("_new"), **{k: bindparam(k) for k in values})
+        )  # fmt: skip
+    session.connection().execute(_STATEMENTS[key], {**values, "_name": name, "_owner": owner, "_new": new_items})  # type: ignore[call-overload]
 
 
 def record_fetch_failure(
@@ -232,10 +251,8 @@ def store_items(session: Session, items: Sequence[Item], now: dt.datetime) -> li
     source = items[0].source
     stored = {
         kh: (item_id, content_hash)
-        for item_id, kh, content_hash in session.execute(
-            select(ItemRow.id, ItemRow.key_hash, ItemRow.content_hash).where(
-                ItemRow.source == source, ItemRow.key_hash.in_(list(by_hash))
-            )
+        for item_id, kh, content_hash in session.connection().execute(
+            _stored_stmt(), {"_source": source, "_keys": list(by_hash)}
         )
     }
     fresh = [kh for kh in by_hash if kh not in stored]
@@ -259,8 +276,19 @@ def _insert_items(session: Session, rows: Sequence[tuple[str, Item]], now: dt.da
              content_hash=item.content_hash, version=1, first_seen_at=now, updated_at=now)
         for kh, item in rows
     ]  # fmt: skip
-    stmt = insert(ItemRow).returning(ItemRow.id, ItemRow.key_hash, sort_by_parameter_order=True)
-    return {kh: item_id for item_id, kh in session.execute(stmt, values)}
+    if "insert_items" not in _STATEMENTS:
+        _STATEMENTS["insert_items"] = insert(_ITEMS).returning(_ITEMS.c.id, _ITEMS.c.key_hash)
+    return {kh: item_id for item_id, kh in session.connection().execute(_STATEMENTS["insert_items"], values)}  # type: ignore[call-overload]
+
+
+def _stored_stmt():  # type: ignore[no-untyped-def]
+    """(id, key hash, content hash) of a source's items among the given key hashes."""
+    if "stored" not in _STATEMENTS:
+        t = _ITEMS.c
+        _STATEMENTS["stored"] = select(t.id, t.key_hash, t.content_hash).where(
+            t.source == bindparam("_source"), t.key_hash.in_(bindparam("_keys", expanding=True))
+        )
+    return _STATEMENTS["stored"]
 
 
 def _update_items(session: Session, rows: Sequence[tuple[int, Item]], now: dt.datetime) -> dict[str, str]:
@@ -281,12 +309,8 @@ def known_item_keys(session: Session, source: str, keys: Sequence[str]) -> dict[
     by_hash = {key_hash(k): k for k in keys}
     if not by_hash:
         return {}
-    rows = session.execute(
-        select(ItemRow.key_hash, ItemRow.content_hash).where(
-            ItemRow.source == source, ItemRow.key_hash.in_(list(by_hash))
-        )
-    )
-    return {by_hash[kh]: content_hash for kh, content_hash in rows}
+    rows = session.connection().execute(_stored_stmt(), {"_source": source, "_keys": list(by_hash)})
+    return {by_hash[kh]: content_hash for _, kh, content_hash in rows}
 
 
 def count_items(session: Session, source: str | None = None) -> int:

@@ -15,6 +15,7 @@ from watcher.errors import ParseError, Reason
 from watcher.models import FetchResult, Item
 
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+_ODD_SPACE = re.compile(r"[\t\r\f\v\u00a0\u3000]")  # spacing that _SPACE would change on its own
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _BLOCK_TAGS = "p, div, br, li, h1, h2, h3, h4, h5, h6, tr, blockquote, section, article"
 
@@ -75,8 +76,13 @@ def html_to_text(markup: str) -> str:
     return _tidy(body.text(separator="", strip=False) if body else "")
 
 
+def _squash(line: str) -> str:
+    # Most lines have nothing to squash: two `in`/search scans are ~4× cheaper than the sub.
+    return _SPACE.sub(" ", line) if "  " in line or _ODD_SPACE.search(line) else line
+
+
 def _tidy(text: str) -> str:
-    lines = (_SPACE.sub(" ", line).strip() for line in text.splitlines())
+    lines = (_squash(line).strip() for line in text.splitlines())
     return _BLANK_LINES.sub("\n\n", "\n".join(line for line in lines if line)).strip()
 
 
