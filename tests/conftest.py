@@ -17,6 +17,13 @@ PG_URL = os.environ.get("WATCHER_TEST_POSTGRES_URL", "postgresql+psycopg://postg
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def skip_outside_ci(reason: str) -> None:
+    """Skip with the reason printed on a laptop that lacks a dependency; with CI=true, fail."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)  # reached only when not in CI
+
+
 def _pg_admin_engine():  # type: ignore[no-untyped-def]
     from sqlalchemy import create_engine
 
@@ -36,9 +43,7 @@ def postgres_server_url() -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         reason = f"PostgreSQL not reachable at {PG_URL} ({exc.__class__.__name__}); see README 'PostgreSQL for tests'"
-        if IN_CI:
-            pytest.fail(f"CI=true and {reason}")
-        pytest.skip(reason)
+        skip_outside_ci(reason)
     try:
         yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
