@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -83,7 +84,7 @@ def _table(title: str, columns: Sequence[str], right: Sequence[str] = ()) -> Tab
 def print_poll_summary(outcomes: list[SourceOutcome], report: DeliveryReport, as_json: bool) -> None:
     if as_json:
         data = {
-            "sources": [_asdict(o) for o in outcomes],
+            "sources": [dataclasses.asdict(o) for o in outcomes],
             "delivery": {"sent": report.sent, "retrying": report.retrying, "dead": report.dead, "errors": report.errors},
         }
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -106,10 +107,6 @@ def print_poll_summary(outcomes: list[SourceOutcome], report: DeliveryReport, as
     )
     for line in report.errors:
         console.print(f"  {line}", highlight=False, markup=False)
-
-
-def _asdict(o: SourceOutcome) -> dict[str, Any]:
-    return {f: getattr(o, f) for f in o.__slots__}  # type: ignore[attr-defined]
 
 
 def check_channels(settings: Settings) -> list[str]:

@@ -47,7 +47,9 @@ async def deliver_due(
             return report
 
 
-def _claim(ctx: Context, ids, ignore_backoff, limit, lease):  # type: ignore[no-untyped-def]
+def _claim(
+    ctx: Context, ids: list[int] | None, ignore_backoff: bool, limit: int, lease: float
+) -> list[repo.StoredAlert]:
     with ctx.sessions() as session, session.begin():
         return repo.claim_alerts(session, ctx.owner, ctx.clock(), lease, limit, ids=ids, ignore_backoff=ignore_backoff)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import re
 import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +25,7 @@ from watcher import health, metrics
 from watcher.db import registry as registry_db
 from watcher.db import repo
 from watcher.errors import FetchError, ParseError, Reason, WatcherError
+from watcher.extract.sentences import split as split_sentences
 from watcher.fetch import Fetcher, backoff_delay
 from watcher.models import Alert, Event, FetchResult, Item, Match, Measure
 from watcher.registry import stage as registry_stage
@@ -36,8 +36,6 @@ from watcher.sources import Poll, collect
 from watcher.workers import CpuPool
 
 log = structlog.get_logger("watcher.pipeline")
-# Only to find the parts of an amended text that are new; rules.quote_sentence does the quoting.
-_ROUGH_SENTENCES = re.compile(r"(?<=[.!?。！？；])\s+|\n+")
 
 
 def utcnow() -> dt.datetime:
@@ -394,7 +392,8 @@ def _quote_what_changed(rules: RuleIndex, change: repo.ItemChange, match: Match)
     previous = change.previous_text or ""
     if match.sentence and match.sentence not in previous:
         return match
-    fresh = [s for s in _ROUGH_SENTENCES.split(change.item.text) if s.strip() and s not in previous]
+    text = change.item.text
+    fresh = [text[a:b] for a, b in split_sentences(text) if text[a:b] not in previous]
     if not fresh:
         return match
     probe = replace(change.item, title="", summary="", text="\n".join(fresh))
