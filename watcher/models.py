@@ -1,13 +1,14 @@
 """Small frozen types passed between the pipeline's stages.
 
 sources → fetch (FetchResult) → parse (Item) → extract (Event) → match rules (Match)
-→ reconcile (Finding) → route (Alert) → outbox → deliver
+→ reconcile (Finding) → route (Alert: one per item version and channel) → outbox → deliver
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +64,11 @@ class Item:
 
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A watch rule matched an item: which phrases, and the sentence around the first match."""
+    """A watch rule matched an item: the text each phrase or regex matched, as written in the
+    item, and the sentence around the first match."""
 
     rule: str
-    phrases: tuple[str, ...]
+    matched: tuple[str, ...]
     sentence: str
     channels: tuple[str, ...]
 
@@ -96,25 +98,90 @@ EVENT_KINDS = (
 )
 
 
+class AlertKind(StrEnum):
+    """What a message is about."""
+
+    new = "new"  # a new notice a rule matched
+    update = "update"  # an amended notice
+    finding = "finding"  # a notice that changes the deadline registry (with or without a rule)
+    reminder = "reminder"  # a milestone is near
+    health = "health"  # a source went blind or came back
+    test = "test"  # `watcher notify-test`
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """One watch rule that matched the notice: its name, the text it matched (as written in the
+    notice, never a raw regex) and the sentence quoted for it."""
+
+    rule: str
+    matched: tuple[str, ...] = ()
+    sentence: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change a notice makes to the deadline registry (a finding), as the message tells it."""
+
+    finding_id: int
+    kind: str  # one of FINDING_KINDS
+    measure_id: str | None
+    measure: str  # the measure's title ("" when the finding names no measure)
+    new_kind: str
+    new_date: dt.date
+    old_kind: str | None = None
+    old_date: dt.date | None = None
+    evidence: str = ""
+    applied: bool = False  # applied at once (trusted source), else proposed
+
+    def text(self) -> str:
+        """`effective 2025-12-01 → suspended until 2026-11-10`, `new: comments due 2025-12-01`."""
+        return change_text(self.kind, self.new_kind, self.new_date, self.old_kind, self.old_date)
+
+    def headline(self) -> str:
+        """The change first, for a subject: `Suspended until 2026-11-10`, `Moved to 2026-01-05`."""
+        new = describe_milestone(self.new_kind, self.new_date, suspended=self.kind == "suspended")
+        if self.kind == "date_changed" and self.old_date is not None:
+            new = f"{describe_milestone(self.new_kind, self.new_date)} (was {self.old_date.isoformat()})"
+        elif self.kind == "new_deadline":
+            new = f"new deadline: {new}"
+        return new[:1].upper() + new[1:]
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """A message waiting in the outbox for one channel.
+    """One message about one notice (or finding, reminder, health event) for one channel.
 
-    `dedup_key` is `rule|source|item key|kind` (kind `new`, or `update:<content hash>`); the pair
-    (`dedup_key`, `channel`) is unique in the database, so re-runs never enqueue twice.
+    Everything that happened to one item version goes into one message per channel: every rule
+    that matched (with the text it matched) and every registry change it makes. `dedup_key`
+    names the item version (`item|source|key hash|content hash`; reminders and health events
+    have their own), and (`dedup_key`, `channel`) is unique in the outbox, so re-polls and
+    restarts never enqueue twice. The outbox fans an alert out to one delivery per target URL.
     """
 
     dedup_key: str
     channel: str
-    kind: str
-    rule: str
+    kind: str  # an AlertKind
     source: str
     title: str
     link: str
-    phrases: tuple[str, ...] = ()
-    sentence: str = ""
+    rules: tuple[RuleHit, ...] = ()
+    changes: tuple[Change, ...] = ()
+    sentence: str = ""  # the evidence quoted first (a finding's sentence, else the first rule's)
     published: dt.datetime | None = None
+    # Display facts beside the ones above, label → value (e.g. `deadlines`, `notice`, `finding`).
     extra: dict[str, str] = field(default_factory=dict)
+    origin: str = ""  # what made an alert without rules: `registry`, `reminders`, `health`, `test`
+
+    @property
+    def rule(self) -> str:
+        """The rules' names (`a, b`), else the origin: a short label for tables and logs."""
+        return ", ".join(r.rule for r in self.rules) or self.origin or self.kind
+
+    @property
+    def matched(self) -> tuple[str, ...]:
+        """Every text the rules matched, in order, once each."""
+        return tuple(dict.fromkeys(m for r in self.rules for m in r.matched))
 
 
 MEASURE_STATUSES = ("announced", "in_force", "suspended", "revoked", "expired")
@@ -176,11 +243,16 @@ class Finding:
 
     def change_text(self) -> str:
         """One line for people: `effective 2025-12-01 → suspended until 2026-11-10`."""
-        new = describe_milestone(self.event.kind, self.event.date, suspended=self.kind == "suspended")
-        if self.old_date is None:
-            return f"new: {new}"
-        old = describe_milestone(self.old_kind or self.event.kind, self.old_date)
-        return f"{old} (confirmed)" if self.kind == "confirmed" else f"{old} → {new}"
+        return change_text(self.kind, self.event.kind, self.event.date, self.old_kind, self.old_date)
+
+
+def change_text(kind: str, new_kind: str, new_date: dt.date, old_kind: str | None, old_date: dt.date | None) -> str:
+    """A finding of `kind` in words: `effective 2025-12-01 → suspended until 2026-11-10`."""
+    new = describe_milestone(new_kind, new_date, suspended=kind == "suspended")
+    if old_date is None:
+        return f"new: {new}"
+    old = describe_milestone(old_kind or new_kind, old_date)
+    return f"{old} (confirmed)" if kind == "confirmed" else f"{old} → {new}"
 
 
 def describe_milestone(kind: str, day: dt.date, suspended: bool = False) -> str:

@@ -28,6 +28,8 @@ import re2
 from watcher.models import Item, Match
 from watcher.settings import Rule, Settings
 
+_SPACE = re.compile(r"\s+")
+
 Pattern: TypeAlias = re2._Regexp
 
 _SET_SIZE = 512
@@ -402,10 +404,16 @@ class RuleIndex:
                 if first is None or candidate[:2] < first[:2]:
                     first = candidate
         sentence = text.quote(first) if first else ""
-        phrases = dict.fromkeys(p for p, _ in (*any_hit, *rule.all, *regex_hit))
-        return Match(
-            rule=rule.name, phrases=tuple(phrases), sentence=sentence, channels=rule.channels
-        )
+        # What each phrase and regex matched, as written in the notice (never the raw regex).
+        matched: dict[str, None] = {}
+        for pid in phrase_ids:
+            part, start, end = text.from_norm(hits[pid], hits[pid] + self._phrase_info[pid][1])
+            matched[_SPACE.sub(" ", text.parts[part][start:end]).strip()] = None
+        for _, rid in regex_hit:
+            span = text.regex_spans.get(rid)
+            if span is not None:
+                matched[_SPACE.sub(" ", text.original[span[0] : span[1]]).strip()[:200]] = None
+        return Match(rule=rule.name, matched=tuple(m for m in matched if m), sentence=sentence, channels=rule.channels)
 
 
 def _regex_sets(
