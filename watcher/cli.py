@@ -399,8 +399,9 @@ def reminders(
             _fail(f"--at must be an ISO date and time such as 2025-11-24T08:00Z, not {at!r}")
         now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     from watcher.registry.reminders import run_reminders
+    from watcher.runtime import channel_targets
 
-    alerts = _admin(run_reminders, settings, now, dry_run)
+    alerts = _admin(run_reminders, settings, now, dry_run, channel_targets(settings))
     if as_json:
         _print_json([{"dedup_key": a.dedup_key, "channel": a.channel, "title": a.title, "link": a.link,
                       **a.extra} for a in alerts])  # fmt: skip

@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from watcher.deliver import DeliveryReport, deliver_due
-from watcher.pipeline import Context, SourceOutcome, run_source
-from watcher.runtime import build_context, close_context
+from watcher.models import SourceOutcome
+from watcher.pipeline import run_source
+from watcher.runtime import Context, build_context, close_context
 from watcher.settings import Settings
 
 SMALL_POLL = 8  # fewer sources than this are parsed in-process
@@ -132,8 +133,8 @@ def send_test(settings: Settings, channel_name: str) -> str | None:
 
     now = dt.datetime.now(dt.UTC)
     alert = Alert(
-        dedup_key=f"test|{now.isoformat()}", channel=channel_name, kind="test", rule="notify-test", source="watcher",
-        title="watcher test message", link="https://example.com/watcher-test", phrases=("test",),
+        dedup_key=f"test|{now.isoformat()}", channel=channel_name, kind="test", origin="notify-test", source="watcher",
+        title="watcher test message", link="https://example.com/watcher-test",
         sentence="If you can read this, watcher can reach this channel.", published=now,
     )  # fmt: skip
     try:
@@ -189,34 +190,48 @@ def print_sources(settings: Settings, as_json: bool) -> None:
 
 
 def print_alerts(settings: Settings, status: str | None, limit: int, as_json: bool) -> None:
-    from watcher.db import repo
+    """`watcher alerts`: the outbox, newest first, with each target's state and last error."""
+    from watcher.db import outbox
     from watcher.db.engine import make_engine, sessions, upgrade
 
     engine = make_engine(settings.database)
     upgrade(engine)
     with sessions(engine)() as session:
-        alerts = repo.list_alerts(session, status, limit)
+        alerts = outbox.list_alerts(session, status, limit)
     if as_json:
         data = [
-            {"id": a.id, "status": a.status, "channel": a.alert.channel, "rule": a.alert.rule, "source": a.alert.source,
-             "kind": a.alert.kind, "title": a.alert.title, "link": a.alert.link, "attempts": a.attempts,
-             "next_attempt": a.next_attempt_at, "last_error": a.last_error, "created": a.created_at, "sent": a.sent_at}
+            {"id": a.id, "status": a.status, "channel": a.alert.channel, "kind": a.alert.kind, "rules": [r.rule for r in a.alert.rules],
+             "source": a.alert.source, "title": a.alert.title, "link": a.alert.link, "attempts": a.attempts,
+             "next_attempt": a.next_attempt_at, "last_error": a.last_error, "created": a.created_at, "sent": a.sent_at,
+             "deliveries": [
+                 {"id": d.id, "target": d.label or d.target or "(all targets, before 0.4)", "status": d.status,
+                  "attempts": d.attempts, "next_attempt": d.next_attempt_at, "last_error": d.last_error,
+                  "sent": d.sent_at, "reclaims": d.reclaims}
+                 for d in a.deliveries
+             ]}
             for a in alerts
         ]  # fmt: skip
         print(json.dumps(data, default=str, ensure_ascii=False, indent=2))
         return
-    columns = ("id", "status", "channel", "rule", "title", "attempts", "next / sent", "last error")
-    table = _table(f"Alerts ({status or 'all'})", columns, right=("id", "attempts"))
+    columns = ("id", "status", "channel", "rule", "title", "target", "state", "tries", "next / sent", "last error")
+    table = _table(f"Alerts ({status or 'all'})", columns, right=("id", "tries"))
     for a in alerts:
-        when = _ago(a.sent_at) if a.status == "sent" else _ago(a.next_attempt_at) if a.status == "pending" else ""
-        table.add_row(str(a.id), a.status, a.alert.channel, a.alert.rule, a.alert.title[:60], str(a.attempts), when,
-                      (a.last_error or "")[:80])  # fmt: skip
+        rows = a.deliveries or (None,)
+        for n, d in enumerate(rows):
+            head = (str(a.id), a.status, a.alert.channel, a.alert.rule, a.alert.title[:60]) if n == 0 else ("",) * 5
+            state = d.status if d else a.status
+            when_at = (d.sent_at if d else a.sent_at) if state == "sent" else (d.next_attempt_at if d else a.next_attempt_at)
+            when = _ago(when_at) if state in ("sent", "pending") else ""
+            error = (d.last_error if d else a.last_error) or ""
+            table.add_row(*head, (d.label or d.target or "all") if d else "", state, str(d.attempts if d else a.attempts),
+                          when, error[:80])  # fmt: skip
     _console().print(table)
 
 
 async def retry_alerts(settings: Settings, alert_id: int | None, all_: bool) -> DeliveryReport:
-    """Put the alert (or every pending and dead one) back in the queue and send it now."""
-    from watcher.db import repo
+    """Put the alert (or every pending and dead one) back in the queue and send now each of its
+    deliveries that has not succeeded."""
+    from watcher.db import outbox
 
     ctx = await build_context(settings)
     try:
@@ -224,7 +239,7 @@ async def retry_alerts(settings: Settings, alert_id: int | None, all_: bool) -> 
 
         def requeue() -> int:
             with ctx.sessions() as session, session.begin():
-                return repo.requeue_alerts(session, ids, ctx.clock())
+                return outbox.requeue_alerts(session, ids, ctx.clock())
 
         await asyncio.to_thread(requeue)
         return await deliver_due(ctx, ids=ids, ignore_backoff=True, limit=10_000)
@@ -258,29 +273,38 @@ def run_extract(stdin: IO[str], published: str | None, as_json: bool, jsonl: boo
 
 
 async def test_source(settings: Settings, name: str) -> list[dict[str, Any]]:
-    """Fetch `name` now, as a first poll with nothing stored, and say what each item would give:
-    its deadline events and the rules it matches. Nothing is written anywhere."""
+    """Fetch `name` now, as a first poll with nothing stored, and say what each item would give,
+    through the pipeline's own stages: its deadline events, the rules it matches, the findings
+    against the registry file and the messages each channel would get. Nothing is written."""
+    from watcher import sources
     from watcher.fetch import Fetcher
-    from watcher.registry.stage import item_events
+    from watcher.models import Changed
+    from watcher.registry import findings
+    from watcher.registry.events import items_events
+    from watcher.route import route
     from watcher.rules import RuleIndex
-    from watcher.sources import Poll, collect
 
     source = next(s for s in settings.sources if s.name == name)
     fetcher = Fetcher(settings.fetch, allow_private=settings.allow_private_networks)
     try:
-        poll = Poll(fetcher=fetcher, timeout=settings.source_timeout(source), now=dt.datetime.now(dt.UTC))
-        collected = await collect(poll, source)
+        poll = sources.Poll(fetcher=fetcher, timeout=settings.source_timeout(source), now=dt.datetime.now(dt.UTC))
+        collected = await sources.collect(poll, source)
     finally:
         await fetcher.aclose()
     rules = RuleIndex.from_settings(settings)
-    return [_test_report(item, item_events(item), rules.match(item), settings.measures) for item in collected.items]
+    changes = [Changed(i, "new") for i in collected.items]
+    items = [c.item for c in changes]
+    matches = collected.matches or {i.key: rules.match(i) for i in items}
+    events = {i.key: e for i, e in zip(items, items_events(items), strict=True)}  # every item's, to show them
+    proposed = findings.propose(items, events, settings.measures, matches)
+    messages = route(changes, matches, proposed, settings.measures, rules, settings.default_channels())
+    return [_test_report(i, events[i.key], matches.get(i.key, []), proposed.get(i.key, []),
+                         [m.alert for m in messages if m.item_key == i.key]) for i in items]  # fmt: skip
 
 
-def _test_report(item: Any, events: list[Any], matches: list[Any], measures: list[Any]) -> dict[str, Any]:
-    """What one item would give; findings are reconciled against the registry file, read-only."""
-    from watcher.registry.reconcile import reconcile
+def _test_report(item: Any, events: list[Any], matches: list[Any], found: list[Any], messages: list[Any]) -> dict[str, Any]:
+    from watcher.alerts import subject
 
-    findings = reconcile(item, events, measures, bool(matches))
     return {
         "key": item.key, "title": item.title, "link": item.link, "published": item.published,
         "events": [
@@ -288,8 +312,9 @@ def _test_report(item: Any, events: list[Any], matches: list[Any], measures: lis
              "flags": list(e.flags), "evidence": e.evidence}
             for e in events
         ],
-        "rules": [{"rule": m.rule, "phrases": list(m.phrases), "channels": list(m.channels)} for m in matches],
-        "findings": [{"kind": f.kind, "measure": f.measure_id, "change": f.change_text()} for f in findings],
+        "rules": [{"rule": m.rule, "matched": list(m.matched), "channels": list(m.channels)} for m in matches],
+        "findings": [{"kind": f.kind, "measure": f.measure_id, "change": f.change_text()} for f in found],
+        "messages": [{"channel": a.channel, "subject": subject(a)} for a in messages],
         "extra": dict(item.extra), "text": item.text[:2000],
     }  # fmt: skip
 
@@ -318,11 +343,13 @@ def print_source_test(settings: Settings, name: str, as_json: bool) -> int:
             console.print(f"  deadline {when} {e['kind']} ({e['confidence']:.2f}){flags}: {e['evidence'][:160]}",
                           highlight=False, markup=False)  # fmt: skip
         for m in r["rules"]:
-            console.print(f"  rule {m['rule']} ({', '.join(m['phrases'])}) → {', '.join(m['channels'])}",
+            console.print(f"  rule {m['rule']} ({', '.join(m['matched'])}) → {', '.join(m['channels'])}",
                           highlight=False, markup=False)  # fmt: skip
         for f in r["findings"]:
             console.print(f"  finding {f['kind']} {f['measure'] or '(no measure)'}: {f['change']}",
                           highlight=False, markup=False)  # fmt: skip
+        for a in r["messages"]:
+            console.print(f"  message to {a['channel']}: {a['subject']}", highlight=False, markup=False)
     matched = sum(1 for r in report if r["rules"])
     console.print(f"{len(report)} items, {sum(len(r['events']) for r in report)} deadline events, "
                   f"{matched} items matching a rule, {sum(len(r['findings']) for r in report)} findings (nothing was written)", highlight=False)  # fmt: skip

@@ -1,8 +1,17 @@
-"""Drain the outbox: claim due alerts, send each through its channel, record the attempt, back off.
+"""Drain the outbox: claim due deliveries (one alert to one target), send each, record the attempt,
+back off.
 
-Sends run concurrently (one thread each, apprise is blocking), so a slow or failing channel never
-holds up another. An alert is `sent`, or back to `pending` with its next attempt pushed out
-exponentially, or `dead` after `delivery.max_attempts` (or at once on a permanent error).
+An alert fans out to one delivery per apprise URL of its channel, each with its own attempts,
+back-off and state: a target that is down is retried alone, and a target that got the message
+never gets it again. Sends run concurrently (a thread each, apprise is blocking), so a slow or
+failing target never holds up another. A delivery is `sent`, or back to `pending` with its next
+attempt pushed out exponentially, or `dead` after `delivery.max_attempts` (or at once on a
+permanent error).
+
+The crash window: a delivery is claimed (leased) before its send and recorded right after it.
+A process killed between the two leaves the lease to run out; the delivery is then sent again
+(never lost) and `reclaims` counts it: the one case where a target may get a message twice.
+Each send carries a stable id (`Claimed.stable_id`) so that a receiver can drop such a repeat.
 """
 
 from __future__ import annotations
@@ -14,10 +23,10 @@ from dataclasses import dataclass, field
 import structlog
 
 from watcher import channels, metrics
-from watcher.db import repo
+from watcher.db import outbox
 from watcher.errors import DeliveryError
 from watcher.fetch import backoff_delay
-from watcher.pipeline import Context
+from watcher.runtime import Context
 
 log = structlog.get_logger("watcher.deliver")
 MAX_PARALLEL_SENDS = 8
@@ -34,73 +43,73 @@ class DeliveryReport:
 async def deliver_due(
     ctx: Context, *, ids: list[int] | None = None, ignore_backoff: bool = False, limit: int = 200
 ) -> DeliveryReport:
-    """Send every alert that is due now (or the given ids, or all pending ones ignoring backoff)."""
+    """Send every delivery that is due now (or those of the given alert ids, or all pending ones
+    ignoring backoff)."""
     lease = ctx.settings.lease  # renewed while we send (runtime.keep_leases)
     report = DeliveryReport()
     while True:
-        batch = await asyncio.to_thread(_claim, ctx, ids, ignore_backoff, limit, lease)
+        now = ctx.clock()
+        batch = await ctx.db.write(outbox.claim_deliveries, ctx.owner, now, lease, limit, ids, ignore_backoff)
         if not batch:
             return report
         gate = asyncio.Semaphore(MAX_PARALLEL_SENDS)
-        await asyncio.gather(*(_deliver_one(ctx, stored, gate, report) for stored in batch))
+        await asyncio.gather(*(_deliver_one(ctx, claimed, gate, report) for claimed in batch))
         if ids is not None or ignore_backoff or len(batch) < limit:
             return report
 
 
-def _claim(
-    ctx: Context, ids: list[int] | None, ignore_backoff: bool, limit: int, lease: float
-) -> list[repo.StoredAlert]:
-    with ctx.sessions() as session, session.begin():
-        return repo.claim_alerts(session, ctx.owner, ctx.clock(), lease, limit, ids=ids, ignore_backoff=ignore_backoff)
-
-
-async def _deliver_one(ctx: Context, stored: repo.StoredAlert, gate: asyncio.Semaphore, report: DeliveryReport) -> None:
-    alert = stored.alert
+async def _deliver_one(ctx: Context, claimed: outbox.Claimed, gate: asyncio.Semaphore, report: DeliveryReport) -> None:
     loop = asyncio.get_running_loop()
     async with gate:
         started = loop.time()
-        error: DeliveryError | None = None
-        try:
-            channel = ctx.settings.channel(alert.channel)
-        except KeyError:
-            error = DeliveryError(f"channel {alert.channel!r} is no longer configured", permanent=True)
-        else:
-            try:
-                await asyncio.to_thread(
-                    channels.send, channel, alert,
-                    allow_private=ctx.settings.allow_private_networks, timeout=ctx.settings.delivery.timeout,
-                )  # fmt: skip
-            except DeliveryError as exc:
-                error = exc
-            except Exception as exc:  # a bug in a plugin must not lose the alert
-                error = DeliveryError(f"internal error: {exc.__class__.__name__}: {exc}")
+        error = await _send(ctx, claimed)
         duration = loop.time() - started
-    await asyncio.to_thread(_record, ctx, stored, error, duration, report)
+    await _record(ctx, claimed, error, duration, report)
 
 
-def _record(
-    ctx: Context, stored: repo.StoredAlert, error: DeliveryError | None, duration: float, report: DeliveryReport
+async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
+    alert = claimed.alert
+    try:
+        channel = ctx.settings.channel(alert.channel)
+    except KeyError:
+        return DeliveryError(f"channel {alert.channel!r} is no longer configured", permanent=True)
+    try:
+        await asyncio.to_thread(
+            channels.send_to, channel, claimed.delivery.target, alert, claimed.stable_id(),
+            allow_private=ctx.settings.allow_private_networks, timeout=ctx.settings.delivery.timeout,
+        )  # fmt: skip
+    except DeliveryError as exc:
+        return exc
+    except Exception as exc:  # a bug in a plugin must not lose the alert
+        return DeliveryError(f"internal error: {exc.__class__.__name__}: {exc}")
+    return None
+
+
+async def _record(
+    ctx: Context, claimed: outbox.Claimed, error: DeliveryError | None, duration: float, report: DeliveryReport
 ) -> None:
     now = ctx.clock()
-    attempts = stored.attempts + 1
+    attempts = claimed.delivery.attempts + 1
     settings = ctx.settings.delivery
     dead = error is not None and (error.permanent or attempts >= settings.max_attempts)
     next_at = None
     if error is not None and not dead:
         delay = backoff_delay(attempts, base=settings.backoff, cap=settings.max_backoff)
         next_at = now + dt.timedelta(seconds=delay)
-    with ctx.sessions() as session, session.begin():
-        repo.record_attempt(session, stored.id, ctx.owner, now, error.message if error else None, duration, next_at, dead)
-    fields = dict(alert=stored.id, channel=stored.alert.channel, rule=stored.alert.rule, attempt=attempts)
-    metrics.observe_delivery(stored.alert.channel, "sent" if error is None else "dead" if dead else "retry", duration)
+    message = error.message if error else None
+    await ctx.db.write(outbox.record_delivery, claimed, ctx.owner, now, message, duration, next_at, dead)
+    alert, d = claimed.alert, claimed.delivery
+    fields = dict(alert=claimed.alert_id, delivery=d.id, channel=alert.channel, target=d.label, rule=alert.rule,
+                  attempt=attempts)  # fmt: skip
+    metrics.observe_delivery(alert.channel, "sent" if error is None else "dead" if dead else "retry", duration)
     if error is None:
         report.sent += 1
         log.info("alert.sent", **fields)
-    elif dead:
+        return
+    report.errors.append(f"alert {claimed.alert_id} ({alert.channel}, {d.label or 'console'}): {error.message}")
+    if dead:
         report.dead += 1
-        report.errors.append(f"alert {stored.id} ({stored.alert.channel}): {error.message}")
         log.error("alert.dead", reason=error.message, **fields)
     else:
         report.retrying += 1
-        report.errors.append(f"alert {stored.id} ({stored.alert.channel}): {error.message}")
         log.warning("alert.retry", reason=error.message, next_attempt=next_at.isoformat() if next_at else None, **fields)

@@ -91,7 +91,7 @@ def _alerts(
     if since is not None:
         extra["since"] = _stamp(since)
     return tuple(
-        Alert(dedup_key=key, channel=channel, kind="health", rule=RULE, source=source.name, title=title,
+        Alert(dedup_key=key, channel=channel, kind="health", origin=RULE, source=source.name, title=title,
               link=source.url, sentence=sentence, published=now, extra=extra)  # fmt: skip
         for channel in rules.channels
     )

@@ -32,8 +32,8 @@ from prometheus_client.process_collector import ProcessCollector
 from watcher import __version__
 
 if TYPE_CHECKING:
-    from watcher.models import Alert
-    from watcher.pipeline import Context, SourceOutcome
+    from watcher.models import Alert, SourceOutcome
+    from watcher.runtime import Context
 
 log = structlog.get_logger("watcher.metrics")
 
@@ -89,10 +89,10 @@ def observe_poll(outcome: SourceOutcome) -> None:
         ITEMS.labels(outcome.name, "updated").inc(outcome.updated)
 
 
-def observe_routed(alerts: Sequence[tuple[Alert, int | None]], enqueued: int) -> None:
-    """Count one poll's matches (one per item and rule) and alerts (one per channel; those whose
-    (dedup key, channel) was already in the outbox are duplicates)."""
-    for rule, _key in {(a.rule, a.dedup_key) for a, _item in alerts}:
+def observe_routed(alerts: Sequence[Alert], enqueued: int) -> None:
+    """Count one poll's matches (one per item and rule) and alerts (one per item version and
+    channel; those whose (dedup key, channel) was already in the outbox are duplicates)."""
+    for rule, _key in {(r.rule, a.dedup_key) for a in alerts for r in a.rules}:
         MATCHES.labels(rule).inc()
     if enqueued:
         ALERTS.labels("enqueued").inc(enqueued)
@@ -113,7 +113,7 @@ class DatabaseCollector:
         self._context = context
 
     def collect(self) -> Iterator[Metric]:
-        from watcher.db import repo
+        from watcher.db import outbox, repo
 
         up = GaugeMetricFamily("watcher_database_up", "1 when the last scrape could read the database.")
         ctx = self._context()
@@ -124,8 +124,8 @@ class DatabaseCollector:
         try:
             with ctx.sessions() as session:
                 now = ctx.clock()
-                counts = repo.count_alerts(session)
-                oldest = repo.oldest_pending_alert(session)
+                counts = outbox.count_alerts(session)
+                oldest = outbox.oldest_pending_alert(session)
                 health = repo.source_health(session, [s.name for s in ctx.settings.sources])
         except Exception as exc:  # the scrape must answer even when the database does not
             log.warning("metrics.database_unavailable", error=exc.__class__.__name__)

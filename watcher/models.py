@@ -63,6 +63,15 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Changed:
+    """An item that is new (`kind="new"`) or whose content changed (`kind="update"`)."""
+
+    item: Item
+    kind: str
+    previous_text: str | None = None  # an update's text before the change
+
+
+@dataclass(frozen=True, slots=True)
 class Match:
     """A watch rule matched an item: the text each phrase or regex matched, as written in the
     item, and the sentence around the first match."""
@@ -182,6 +191,25 @@ class Alert:
     def matched(self) -> tuple[str, ...]:
         """Every text the rules matched, in order, once each."""
         return tuple(dict.fromkeys(m for r in self.rules for m in r.matched))
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOutcome:
+    """What one poll of a source came to (`pipeline.run_source`)."""
+
+    name: str
+    status: str  # "fetched", "not_modified", "unchanged", "failed", "busy"
+    items: int = 0
+    new: int = 0
+    updated: int = 0
+    alerts: int = 0
+    error: str | None = None
+    reason: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
 
 
 MEASURE_STATUSES = ("announced", "in_force", "suspended", "revoked", "expired")

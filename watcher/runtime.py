@@ -1,22 +1,95 @@
-"""Build and tear down what the stages share (database, HTTP client, compiled rules)."""
+"""What the stages share for one configuration (`Context`: database, HTTP client, compiled rules,
+worker pool, channel targets), and how it is built and torn down."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import structlog
+from sqlalchemy.orm import Session, sessionmaker
 
+from watcher.db import outbox, repo
 from watcher.db import registry as registry_db
-from watcher.db import repo
 from watcher.db.engine import make_engine, sessions, upgrade
+from watcher.db.writer import Database
 from watcher.fetch import Fetcher
-from watcher.pipeline import Context, utcnow, worker_id
+from watcher.models import Measure
 from watcher.rules import RuleIndex
 from watcher.settings import Settings
 from watcher.workers import CpuPool
 
 log = structlog.get_logger("watcher.runtime")
 _keepers: dict[int, asyncio.Task[None]] = {}  # id(ctx) -> its lease renewal
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def worker_id() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is someone new)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def channel_targets(settings: Settings) -> dict[str, list[tuple[str, str]]]:
+    """Each channel's targets as the outbox stores them: (stable key, redacted URL) per URL."""
+    from watcher import channels
+
+    return {c.name: [(t.key, t.label) for t in channels.targets(c)] for c in settings.channels}
+
+
+@dataclass
+class Context:
+    """Everything the stages share for one configuration; rebuilt on reload."""
+
+    settings: Settings
+    db: Database
+    fetcher: Fetcher
+    rules: RuleIndex
+    owner: str = field(default_factory=worker_id)
+    clock: Callable[[], dt.datetime] = utcnow
+    alerts_enqueued: asyncio.Event = field(default_factory=asyncio.Event)
+    # Parsing and extraction run here, off the event loop (sized to the cores by build_context).
+    cpu: CpuPool = field(default_factory=lambda: CpuPool(0))
+    # Sources between their fetch and their write: bounds the bodies and items held in memory
+    # when fetching outruns the database (build_context sets it to `fetch.max_connections`).
+    inflight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    _targets: dict[str, list[tuple[str, str]]] | None = None
+    _measures: tuple[float, asyncio.Future[list[Measure]]] | None = None
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.db.sessions
+
+    async def measures(self, max_age: float = 5.0) -> list[Measure]:
+        """The registry's measures as one snapshot, read at most every `max_age` seconds (and
+        afresh after `measures_changed`). Findings are proposed against it; applying a trusted
+        one reads its measure again inside the write transaction."""
+        now = asyncio.get_running_loop().time()
+        if self._measures is None or now - self._measures[0] > max_age:
+            self._measures = (now, asyncio.ensure_future(self.db.read(registry_db.get_measures)))
+        try:
+            return list(await asyncio.shield(self._measures[1]))
+        except Exception:
+            self._measures = None
+            raise
+
+    def measures_changed(self) -> None:
+        self._measures = None
+
+    @property
+    def targets(self) -> dict[str, list[tuple[str, str]]]:
+        """Each channel's delivery targets (`channel_targets`), made when first needed: loading
+        apprise costs a poll that enqueues nothing."""
+        if self._targets is None:
+            self._targets = channel_targets(self.settings)
+        return self._targets
 
 
 async def build_context(
@@ -36,6 +109,9 @@ async def build_context(
             if settings.registry:
                 counts = registry_db.import_measures(session, settings.measures, f"file:{settings.registry}", utcnow())
                 log.info("registry.imported", file=settings.registry, **counts)
+            if outbox.has_legacy_deliveries(session):
+                expanded = outbox.expand_legacy_deliveries(session, channel_targets(settings))
+                log.info("outbox.expanded", alerts=expanded)
         return maker
 
     workers = parse_workers if parse_workers is not None else settings.fetch.parse_workers
@@ -43,16 +119,13 @@ async def build_context(
     # on what they parse, so the event loop's process doesn't.
     cpu = CpuPool(workers or 0, rules=(settings.rules, settings.default_channels()))
     maker = await asyncio.to_thread(prepare)
-    sqlite = maker.kw["bind"].dialect.name == "sqlite"
     ctx = Context(
         settings=settings,
-        sessions=maker,
+        db=Database.for_engine(maker),
         fetcher=Fetcher(settings.fetch, allow_private=settings.allow_private_networks),
         rules=RuleIndex.from_settings(settings),
         owner=owner or worker_id(),
         cpu=cpu,
-        writers=asyncio.Semaphore(1 if sqlite else 8),
-        write_batch=32 if sqlite else 1,
         inflight=asyncio.Semaphore(settings.fetch.max_connections),
     )
     _keepers[id(ctx)] = asyncio.create_task(keep_leases(ctx), name="keep-leases")

@@ -21,12 +21,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from watcher import metrics
 from watcher import settings as settings_mod
-from watcher.db import repo
+from watcher.db import outbox, repo
 from watcher.db.engine import normalise_url
 from watcher.db.locks import Leader
 from watcher.errors import ConfigError
-from watcher.pipeline import Context, run_source
-from watcher.runtime import build_context, close_context
+from watcher.pipeline import run_source
+from watcher.runtime import Context, build_context, close_context
 
 if TYPE_CHECKING:
     from watcher.web import HttpServer
@@ -138,7 +138,7 @@ class Service:
         def work() -> tuple[int, int]:
             with ctx.sessions() as session, session.begin():
                 items = repo.delete_old_items(session, now - dt.timedelta(seconds=hk.item_retention))
-                attempts = repo.delete_old_attempts(session, now - dt.timedelta(seconds=hk.attempt_retention))
+                attempts = outbox.delete_old_attempts(session, now - dt.timedelta(seconds=hk.attempt_retention))
                 return items, attempts
 
         items, attempts = await asyncio.to_thread(work)
@@ -155,7 +155,7 @@ class Service:
 
         def work() -> int:
             with ctx.sessions() as session, session.begin():
-                return send_reminders(session, ctx.settings, ctx.clock())
+                return send_reminders(session, ctx.settings, ctx.clock(), ctx.targets)
 
         try:
             enqueued = await asyncio.to_thread(work)
@@ -198,7 +198,7 @@ class Service:
             def release() -> None:
                 with ctx.sessions() as session, session.begin():
                     repo.release_sources(session, ctx.owner)
-                    repo.release_alerts(session, ctx.owner)
+                    outbox.release_claims(session, ctx.owner)
             await asyncio.to_thread(release)
         if self.leader is not None:
             await asyncio.to_thread(self.leader.dispose)

@@ -12,12 +12,12 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from watcher.db.tables import AlertRow, DeliveryAttempt, ItemRow, SourceState
-from watcher.models import Alert, FetchResult, Item
+from watcher.db import outbox
+from watcher.db.tables import AlertRow, ItemRow, SourceState
+from watcher.models import Changed, FetchResult, Item
 
 # ---------------------------------------------------------------- sources
 
@@ -70,6 +70,10 @@ def sync_sources(session: Session, sources: dict[str, str], now: dt.datetime) ->
                 None,
                 now,
             )
+
+
+def source_state(session: Session, name: str) -> SourceHealth | None:
+    return source_health(session, [name]).get(name)
 
 
 def source_health(session: Session, names: Iterable[str] | None = None) -> dict[str, SourceHealth]:
@@ -204,16 +208,13 @@ def _owned(owner: str):  # type: ignore[no-untyped-def]
 
 
 def renew_leases(session: Session, owner: str, now: dt.datetime, lease: float) -> tuple[int, int]:
-    """Push out the expiry of every source and alert `owner` holds (work still in progress).
-    Returns how many sources and alerts."""
+    """Push out the expiry of every source and delivery `owner` holds (work still in progress).
+    Returns how many sources and deliveries."""
     until = now + dt.timedelta(seconds=lease)
     sources = session.execute(
         update(SourceState).where(SourceState.lease_owner == owner).values(lease_expires_at=until)
     )
-    alerts = session.execute(
-        update(AlertRow).where(AlertRow.claimed_by == owner, AlertRow.status == "pending").values(claimed_until=until)
-    )
-    return sources.rowcount or 0, alerts.rowcount or 0
+    return sources.rowcount or 0, outbox.renew_claims(session, owner, until)
 
 
 def release_sources(session: Session, owner: str) -> None:
@@ -304,6 +305,29 @@ def _update_items(session: Session, rows: Sequence[tuple[int, Item]], now: dt.da
     return previous
 
 
+def changed_items(session: Session, source: str, items: Sequence[Item]) -> list[Changed]:
+    """Which of a poll's items are new or changed, in their order (a key repeated in a feed: the
+    last entry), with an update's previous text to quote what changed. One SELECT of the stored
+    hashes, one more of the previous texts only when something was amended."""
+    by_hash = {key_hash(i.key): i for i in items}
+    if not by_hash:
+        return []
+    rows = session.connection().execute(_stored_stmt(), {"_source": source, "_keys": list(by_hash)})
+    stored = {kh: (item_id, content_hash) for item_id, kh, content_hash in rows}
+    amended = {stored[kh][0]: kh for kh, i in by_hash.items() if kh in stored and stored[kh][1] != i.content_hash}
+    previous: dict[str, str] = {}
+    if amended:
+        texts = select(ItemRow.id, ItemRow.title, ItemRow.summary, ItemRow.text).where(ItemRow.id.in_(list(amended)))
+        previous = {amended[r[0]]: f"{r[1]}\n{r[2]}\n{r[3]}" for r in session.execute(texts)}
+    out = []
+    for kh, item in by_hash.items():
+        if kh not in stored:
+            out.append(Changed(item, "new"))
+        elif kh in previous:
+            out.append(Changed(item, "update", previous[kh]))
+    return out
+
+
 def known_item_keys(session: Session, source: str, keys: Sequence[str]) -> dict[str, str]:
     """Which of these item keys `source` has stored, with their content hash (key → hash)."""
     by_hash = {key_hash(k): k for k in keys}
@@ -329,175 +353,3 @@ def delete_old_items(session: Session, before: dt.datetime) -> int:
         delete(ItemRow).where(ItemRow.updated_at < before, ItemRow.id.not_in(waiting))
     )
     return res.rowcount or 0
-
-
-# ---------------------------------------------------------------- alerts (the outbox)
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAlert:
-    id: int
-    alert: Alert
-    status: str
-    attempts: int
-    next_attempt_at: dt.datetime
-    last_error: str | None
-    created_at: dt.datetime
-    sent_at: dt.datetime | None
-
-
-def enqueue(session: Session, alerts: Sequence[tuple[Alert, int | None]], now: dt.datetime) -> int:
-    """Insert alerts (with their item id); an existing (dedup_key, channel) is left alone.
-    Returns how many were new."""
-    if not alerts:
-        return 0
-    rows = [
-        dict(
-            dedup_key=a.dedup_key,
-            channel=a.channel,
-            kind=a.kind,
-            rule=a.rule,
-            source=a.source,
-            item_id=item_id,
-            title=a.title,
-            link=a.link,
-            payload=_payload(a),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )  # fmt: skip
-        for a, item_id in alerts
-    ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(AlertRow).on_conflict_do_nothing(index_elements=["dedup_key", "channel"]).returning(AlertRow.id)
-    # One by one with RETURNING: rowcount of an ON CONFLICT insert is not portable (psycopg gives -1).
-    return sum(1 for row in rows if session.execute(stmt.values(**row)).first() is not None)
-
-
-def _payload(a: Alert) -> dict[str, object]:
-    return {
-        "phrases": list(a.phrases),
-        "sentence": a.sentence,
-        "published": a.published.isoformat() if a.published else None,
-        "extra": dict(a.extra),
-    }
-
-
-def _alert(row: AlertRow) -> StoredAlert:
-    p = row.payload or {}
-    published = dt.datetime.fromisoformat(p["published"]) if p.get("published") else None
-    alert = Alert(
-        dedup_key=row.dedup_key, channel=row.channel, kind=row.kind, rule=row.rule, source=row.source,
-        title=row.title, link=row.link, phrases=tuple(p.get("phrases", ())), sentence=p.get("sentence", ""),
-        published=published, extra=dict(p.get("extra") or {}),
-    )  # fmt: skip
-    return StoredAlert(
-        row.id,
-        alert,
-        row.status,
-        row.attempts,
-        row.next_attempt_at,
-        row.last_error,
-        row.created_at,
-        row.sent_at,
-    )
-
-
-def claim_alerts(
-    session: Session, owner: str, now: dt.datetime, lease: float, limit: int = 100,
-    ids: Sequence[int] | None = None, ignore_backoff: bool = False,
-) -> list[StoredAlert]:  # fmt: skip
-    """Lease pending alerts that are due (or all pending ones, or the given ids) for sending."""
-    free = or_(AlertRow.claimed_until.is_(None), AlertRow.claimed_until <= now)
-    query = select(AlertRow.id).where(free, AlertRow.status == "pending")
-    if ids is not None:
-        query = query.where(AlertRow.id.in_(list(ids)))
-    elif not ignore_backoff:
-        query = query.where(AlertRow.next_attempt_at <= now)
-    query = query.order_by(AlertRow.next_attempt_at, AlertRow.id).limit(limit)
-    candidates = list(session.scalars(query.with_for_update(skip_locked=True)))  # as due_source_names
-    until = now + dt.timedelta(seconds=lease)
-    claimed = []
-    for alert_id in candidates:
-        res = session.execute(
-            update(AlertRow)
-            .where(AlertRow.id == alert_id, free)
-            .values(claimed_by=owner, claimed_until=until)
-        )
-        if res.rowcount == 1:
-            claimed.append(alert_id)
-    rows = session.scalars(select(AlertRow).where(AlertRow.id.in_(claimed)).order_by(AlertRow.id))
-    return [_alert(r) for r in rows]
-
-
-def record_attempt(
-    session: Session, alert_id: int, owner: str, now: dt.datetime, error: str | None, duration: float,
-    next_attempt_at: dt.datetime | None, dead: bool,
-) -> None:  # fmt: skip
-    """Record one send attempt and move the alert to sent, back to pending (retry) or dead."""
-    session.add(DeliveryAttempt(alert_id=alert_id, attempted_at=now, ok=error is None, error=error,
-                                duration=duration, worker=owner))  # fmt: skip
-    values: dict[str, object] = dict(
-        attempts=AlertRow.attempts + 1, claimed_by=None, claimed_until=None
-    )
-    if error is None:
-        values.update(status="sent", sent_at=now, last_error=None)
-    elif dead:
-        values.update(status="dead", last_error=error)
-    else:
-        values.update(status="pending", last_error=error, next_attempt_at=next_attempt_at or now)
-    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
-
-
-def requeue_alerts(session: Session, ids: Sequence[int] | None, now: dt.datetime) -> int:
-    """Make dead (and pending) alerts due now: `watcher alerts retry`. Sent ones are left alone."""
-    query = update(AlertRow).where(AlertRow.status.in_(["pending", "dead"]))
-    if ids is not None:
-        query = query.where(AlertRow.id.in_(list(ids)))
-    return session.execute(query.values(status="pending", next_attempt_at=now)).rowcount or 0
-
-
-def list_alerts(session: Session, status: str | None = None, limit: int = 200) -> list[StoredAlert]:
-    query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
-    if status:
-        query = query.where(AlertRow.status == status)
-    return [_alert(r) for r in session.scalars(query)]
-
-
-def alert_attempts(session: Session, alert_id: int) -> list[tuple[dt.datetime, bool, str | None]]:
-    rows = session.execute(
-        select(DeliveryAttempt.attempted_at, DeliveryAttempt.ok, DeliveryAttempt.error)
-        .where(DeliveryAttempt.alert_id == alert_id)
-        .order_by(DeliveryAttempt.id)
-    )
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-def count_alerts(session: Session) -> dict[str, int]:
-    rows = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status))
-    return {status: int(n) for status, n in rows}
-
-
-def release_alerts(session: Session, owner: str) -> None:
-    session.execute(
-        update(AlertRow)
-        .where(AlertRow.claimed_by == owner)
-        .values(claimed_by=None, claimed_until=None)
-    )
-
-
-def delete_old_attempts(session: Session, before: dt.datetime) -> int:
-    sent = select(AlertRow.id).where(AlertRow.status == "sent")
-    res = session.execute(
-        delete(DeliveryAttempt).where(
-            and_(DeliveryAttempt.attempted_at < before, DeliveryAttempt.alert_id.in_(sent))
-        )
-    )
-    return res.rowcount or 0
-
-
-def oldest_pending_alert(session: Session) -> dt.datetime | None:
-    """When the oldest alert still waiting to be sent was enqueued (metrics: outbox age)."""
-    return session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "pending"))

@@ -96,7 +96,8 @@ class ItemRow(Base):
 
 
 class AlertRow(Base):
-    """The outbox: one row per (dedup key, channel); the worker claims due rows and sends them."""
+    """The outbox: one message per (dedup key, channel), fanned out to one `DeliveryRow` per target.
+    `status` sums up its deliveries: pending while one is pending, else dead if one died, else sent."""
 
     __tablename__ = "alerts"
     __table_args__ = (
@@ -108,7 +109,7 @@ class AlertRow(Base):
     dedup_key: Mapped[str] = mapped_column(String(400))
     channel: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(60))
-    rule: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(200))  # a label: the rules' names, or the origin
     source: Mapped[str] = mapped_column(String(200))
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(Text, default="")
@@ -118,19 +119,50 @@ class AlertRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Unused since revision 0004 (deliveries are claimed, not alerts); kept for a downgrade.
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class DeliveryRow(Base):
+    """One alert to one target (one apprise URL of its channel): claimed with a lease, sent,
+    recorded. Retries send only the deliveries that have not succeeded. `target` is the URL's
+    stable key (`channels.Target.key`); '' marks a delivery carried over from before revision
+    0004, expanded into one per target of its channel at start (`repo.expand_legacy_deliveries`)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "target", name="uq_deliveries_alert_target"),
+        Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    target: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(Text, default="")  # the redacted URL
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Claims taken over from a holder that never recorded its send (killed mid-send): each may
+    # have reached the target once already.
+    reclaims: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class DeliveryAttempt(Base):
-    """Every try to send an alert, with its outcome: the audit trail of the outbox."""
+    """Every try to send a delivery, with its outcome: the audit trail of the outbox."""
 
     __tablename__ = "delivery_attempts"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
     attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ok: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str | None] = mapped_column(Text)

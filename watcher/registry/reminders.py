@@ -19,8 +19,8 @@ import structlog
 from sqlalchemy.orm import Session
 
 from watcher import settings as settings_mod
+from watcher.db import outbox
 from watcher.db import registry as registry_db
-from watcher.db import repo
 from watcher.models import Alert, Measure, Milestone, describe_milestone
 
 log = structlog.get_logger("watcher.reminders")
@@ -109,7 +109,7 @@ def reminder_alerts(reminders: Sequence[Reminder], settings: settings_mod.Settin
         }
         title = f"{when_text(r.days_left)}: {m.title} — {describe_milestone(ms.kind, ms.date)}"
         alerts.extend(
-            Alert(dedup_key=r.dedup_key, channel=channel, kind="reminder", rule=RULE, source=SOURCE, title=title,
+            Alert(dedup_key=r.dedup_key, channel=channel, kind="reminder", origin=RULE, source=SOURCE, title=title,
                   link=ms.source or m.source, sentence=ms.note, extra=extra)
             for channel in channels
         )  # fmt: skip
@@ -129,28 +129,29 @@ def pending_reminders(
     )
 
 
-def send_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime) -> int:
-    """Enqueue the reminders due at `now` in the caller's transaction; returns how many alerts were
-    new (the outbox's unique (dedup key, channel) drops those enqueued before)."""
-    return len(enqueue_reminders(session, settings, now))
+def send_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime, targets: outbox.Targets) -> int:
+    """Enqueue the reminders due at `now` in the caller's transaction, with a delivery per target
+    of each channel (`targets`); returns how many alerts were new (the outbox's unique
+    (dedup key, channel) drops those enqueued before)."""
+    return len(enqueue_reminders(session, settings, now, targets))
 
 
 def enqueue_reminders(
-    session: Session, settings: settings_mod.Settings, now: dt.datetime
+    session: Session, settings: settings_mod.Settings, now: dt.datetime, targets: outbox.Targets
 ) -> list[Alert]:
     """Like `send_reminders`, but returns the alerts that were new in the outbox."""
     if not settings.reminders.enabled:
         return []
     new = []
     for alert in reminder_alerts(pending_reminders(session, settings, now), settings):
-        if repo.enqueue(session, [(alert, None)], now):  # one by one: to know which were new
+        if outbox.enqueue(session, [(alert, None)], targets, now):  # one by one: to know which were new
             new.append(alert)
             log.info("reminder.enqueued", alert=alert.dedup_key, channel=alert.channel)
     return new
 
 
 def run_reminders(
-    settings: settings_mod.Settings, now: dt.datetime, dry_run: bool = False
+    settings: settings_mod.Settings, now: dt.datetime, dry_run: bool = False, targets: outbox.Targets | None = None
 ) -> list[Alert]:
     """`watcher reminders`: apply the registry file (as `watcher run` does at start), then enqueue
     what is due; with `dry_run` roll both back and only tell what would have been enqueued."""
@@ -164,7 +165,7 @@ def run_reminders(
             if settings.registry:
                 registry_db.import_measures(session, settings.measures, f"file:{settings.registry}",
                                          dt.datetime.now(dt.UTC))  # fmt: skip
-            new = enqueue_reminders(session, settings, now)
+            new = enqueue_reminders(session, settings, now, targets or {})
             if dry_run:
                 session.rollback()
             else:

@@ -13,10 +13,10 @@ import asyncio
 import datetime as dt
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from watcher.models import FetchResult, Item
+from watcher.models import FetchResult, Item, Match
 from watcher.sources import federal_register, feed, html_list
 
 if TYPE_CHECKING:
@@ -27,16 +27,17 @@ Parser = Callable[[FetchResult, Any], list[Item]]
 Known = Callable[[list[str]], Awaitable[dict[str, str]]]
 
 
-# Run a pure, CPU-bound function (a parser) with these arguments, e.g. in a worker process.
-Offload = Callable[..., Awaitable[Any]]
+# Run a pure, CPU-bound function (a parser) with these arguments, e.g. in a worker process:
+# (its result, and when the result is Items and the worker holds the rules, each one's matches).
+Offload = Callable[..., Awaitable[tuple[Any, "list[list[Match]] | None"]]]
 
 
 async def nothing_known(keys: list[str]) -> dict[str, str]:
     return {}
 
 
-async def inline(fn: Callable[..., Any], *args: Any) -> Any:
-    return fn(*args)
+async def inline(fn: Callable[..., Any], *args: Any) -> tuple[Any, None]:
+    return fn(*args), None
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,17 @@ class Poll:
     cursor: str | None = None  # a kind's own bookmark, e.g. the newest publication date seen
     quiet_before: dt.datetime | None = None  # first poll: older items are history (not followed)
     known: Known = nothing_known
-    offload: Offload = inline  # the pipeline's worker pool (`workers.CpuPool.run`)
+    offload: Offload = inline  # the pipeline's worker pool (`workers.CpuPool.run_matched`)
+    # Rule matches made where items were parsed: item key → (content hash, matches).
+    made: dict[str, tuple[str, list[Match]]] = field(default_factory=dict)
+
+    async def parse(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` (a parser) through `offload`, keeping the rule matches made with it."""
+        out, matches = await self.offload(fn, *args)
+        if matches is not None:
+            for item, found in zip(out, matches, strict=True):
+                self.made[item.key] = (item.content_hash, found)
+        return out
 
     async def fetch(
         self, url: str, *, conditional: bool = False, accept: str | None = None, min_delay: float | None = None
@@ -77,6 +88,8 @@ class Collected:
     result: FetchResult
     items: list[Item] = field(default_factory=list)
     cursor: str | None = None
+    # Each item's rule matches when they were made where it was parsed (None: match them here).
+    matches: dict[str, list[Match]] | None = None
 
 
 Collector = Callable[[Poll, Any], Awaitable[Collected]]
@@ -96,13 +109,19 @@ COLLECTORS: dict[str, Collector] = {
 
 async def collect(poll: Poll, source: Any) -> Collected:
     """Everything one poll of `source` yields: its kind's collector, else a conditional GET of
-    `source.url` parsed by its kind's parser."""
+    `source.url` parsed by its kind's parser; with the rule matches made where the items were
+    parsed, when every item has them (an item completed since, e.g. with its article's text, has not)."""
     collector = COLLECTORS.get(source.kind)
     if collector is not None:
-        return await collector(poll, source)
-    result = await poll.fetch(source.url, conditional=True)
-    items = [] if result.not_modified or result.unchanged else await poll.offload(SOURCES[source.kind], result, source)
-    return Collected(result, items)
+        collected = await collector(poll, source)
+    else:
+        result = await poll.fetch(source.url, conditional=True)
+        items = [] if result.not_modified or result.unchanged else await poll.parse(SOURCES[source.kind], result, source)
+        collected = Collected(result, items)
+    made = poll.made
+    if collected.items and all(made.get(i.key, ("",))[0] == i.content_hash for i in collected.items):
+        return replace(collected, matches={i.key: made[i.key][1] for i in collected.items})
+    return collected
 
 
 class _HostPace:

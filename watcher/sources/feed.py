@@ -95,5 +95,5 @@ async def collect(poll: Any, source: Any) -> Any:
     result = await poll.fetch(source.url, conditional=True)
     if result.not_modified or result.unchanged:
         return Collected(result)
-    items = await poll.offload(parse, result, source)
+    items = await poll.parse(parse, result, source)
     return await follow_new(poll, source, result, items) if source.full_text else Collected(result, items)

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from watcher import metrics
 from watcher.db import engine as db_engine
-from watcher.pipeline import Context
+from watcher.runtime import Context
 
 log = structlog.get_logger("watcher.web")
 

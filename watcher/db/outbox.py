@@ -1,0 +1,337 @@
+"""The outbox: alerts (one message per item version and channel) and their deliveries (one per
+target URL of the channel). Functions take a Session whose transaction the caller owns.
+
+A delivery is claimed with a lease before its send and recorded after it, so a retry (automatic
+or `watcher alerts retry`) sends only the deliveries that have not succeeded, and a delivery whose
+holder died mid-send is sent again when its lease runs out (never lost; `reclaims` counts how
+often that happened, each a possible duplicate at that one target).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from watcher.db.tables import AlertRow, DeliveryAttempt, DeliveryRow
+from watcher.models import Alert, Change, RuleHit
+
+# A channel's targets as the outbox needs them: (stable key, redacted label) per URL.
+Targets = Mapping[str, Sequence[tuple[str, str]]]
+LEGACY = ""  # the target of a delivery carried over from before per-target deliveries
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDelivery:
+    id: int
+    alert_id: int
+    target: str
+    label: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    sent_at: dt.datetime | None
+    reclaims: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    id: int
+    alert: Alert
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+    deliveries: tuple[StoredDelivery, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery leased for sending, with its alert."""
+
+    delivery: StoredDelivery
+    alert: Alert
+    alert_id: int
+    dedup_key: str
+
+    def stable_id(self) -> str:
+        """The delivery's id for the receiver: the same for every attempt, and for the same
+        notice, channel and target even in another database, so a receiver can drop a repeat."""
+        raw = f"{self.dedup_key}\x00{self.alert.channel}\x00{self.delivery.target}"
+        return "watcher-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+# ---------------------------------------------------------------- enqueue
+
+
+def enqueue(
+    session: Session, alerts: Sequence[tuple[Alert, int | None]], targets: Targets, now: dt.datetime
+) -> int:
+    """Insert alerts (with their item id) and one delivery per target of each one's channel; an
+    existing (dedup_key, channel) is left alone. Returns how many alerts were new."""
+    if not alerts:
+        return 0
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(AlertRow).on_conflict_do_nothing(index_elements=["dedup_key", "channel"]).returning(AlertRow.id)
+    deliveries: list[dict[str, object]] = []
+    new = 0
+    # One by one with RETURNING: rowcount of an ON CONFLICT insert is not portable (psycopg gives -1).
+    for alert, item_id in alerts:
+        row = session.execute(stmt.values(**_alert_values(alert, item_id, now))).first()
+        if row is None:
+            continue
+        new += 1
+        for key, label in targets.get(alert.channel) or ((LEGACY, ""),):
+            deliveries.append(dict(alert_id=row[0], target=key, label=label, status="pending", attempts=0,
+                                   next_attempt_at=now, reclaims=0, created_at=now))  # fmt: skip
+    if deliveries:
+        session.execute(insert(DeliveryRow), deliveries)
+    return new
+
+
+def _alert_values(a: Alert, item_id: int | None, now: dt.datetime) -> dict[str, object]:
+    return dict(
+        dedup_key=a.dedup_key, channel=a.channel, kind=str(a.kind), rule=a.rule[:200], source=a.source,
+        item_id=item_id, title=a.title, link=a.link, payload=payload(a), status="pending", attempts=0,
+        next_attempt_at=now, created_at=now,
+    )  # fmt: skip
+
+
+def payload(a: Alert) -> dict[str, object]:
+    """The parts of an alert that have no column of their own, as JSON."""
+    return {
+        "rules": [{"rule": r.rule, "matched": list(r.matched), "sentence": r.sentence} for r in a.rules],
+        "changes": [_change_json(c) for c in a.changes],
+        "sentence": a.sentence,
+        "published": a.published.isoformat() if a.published else None,
+        "extra": dict(a.extra),
+        "origin": a.origin,
+    }
+
+
+def _change_json(c: Change) -> dict[str, object]:
+    return {
+        "finding_id": c.finding_id, "kind": c.kind, "measure_id": c.measure_id, "measure": c.measure,
+        "new_kind": c.new_kind, "new_date": c.new_date.isoformat(), "old_kind": c.old_kind,
+        "old_date": c.old_date.isoformat() if c.old_date else None, "evidence": c.evidence, "applied": c.applied,
+    }  # fmt: skip
+
+
+def _change(d: Mapping[str, object]) -> Change:
+    old = d.get("old_date")
+    return Change(
+        finding_id=int(d["finding_id"]), kind=str(d["kind"]), measure_id=d.get("measure_id"),  # type: ignore[arg-type]
+        measure=str(d.get("measure") or ""), new_kind=str(d["new_kind"]),
+        new_date=dt.date.fromisoformat(str(d["new_date"])), old_kind=d.get("old_kind"),  # type: ignore[arg-type]
+        old_date=dt.date.fromisoformat(str(old)) if old else None, evidence=str(d.get("evidence") or ""),
+        applied=bool(d.get("applied")),
+    )  # fmt: skip
+
+
+def _alert(row: AlertRow) -> Alert:
+    p = row.payload or {}
+    published = dt.datetime.fromisoformat(p["published"]) if p.get("published") else None
+    rules = tuple(RuleHit(r["rule"], tuple(r.get("matched") or ()), r.get("sentence", "")) for r in p.get("rules", ()))
+    if not rules and p.get("phrases") and row.rule:  # an alert of before revision 0004: one rule
+        rules = (RuleHit(row.rule, tuple(p["phrases"]), p.get("sentence", "")),)
+    return Alert(
+        dedup_key=row.dedup_key, channel=row.channel, kind=row.kind, source=row.source, title=row.title,
+        link=row.link, rules=rules, changes=tuple(_change(c) for c in p.get("changes", ())),
+        sentence=p.get("sentence", ""), published=published, extra=dict(p.get("extra") or {}),
+        origin=p.get("origin") or ("" if rules else row.rule),
+    )  # fmt: skip
+
+
+def _delivery(row: DeliveryRow) -> StoredDelivery:
+    return StoredDelivery(row.id, row.alert_id, row.target, row.label, row.status, row.attempts,
+                          row.next_attempt_at, row.last_error, row.sent_at, row.reclaims)  # fmt: skip
+
+
+def has_legacy_deliveries(session: Session) -> bool:
+    return session.scalar(select(DeliveryRow.id).where(DeliveryRow.target == LEGACY).limit(1)) is not None
+
+
+def expand_legacy_deliveries(session: Session, targets: Targets) -> int:
+    """Turn each delivery carried over from before revision 0004 (target '') into one per
+    target of its channel, keeping state, attempts, back-off and error. A channel no longer
+    configured keeps its legacy delivery (sending it then fails with that reason)."""
+    rows = session.execute(
+        select(DeliveryRow, AlertRow.channel).join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
+        .where(DeliveryRow.target == LEGACY)
+    ).all()  # fmt: skip
+    expanded = 0
+    for row, channel in rows:
+        if not targets.get(channel):
+            continue
+        for key, label in targets[channel]:
+            session.add(DeliveryRow(alert_id=row.alert_id, target=key, label=label, status=row.status,
+                                    attempts=row.attempts, next_attempt_at=row.next_attempt_at,
+                                    last_error=row.last_error, reclaims=0, created_at=row.created_at))  # fmt: skip
+        session.delete(row)
+        expanded += 1
+    session.flush()
+    return expanded
+
+
+# ---------------------------------------------------------------- claim, send, record
+
+
+def claim_deliveries(
+    session: Session, owner: str, now: dt.datetime, lease: float, limit: int = 100,
+    alert_ids: Sequence[int] | None = None, ignore_backoff: bool = False,
+) -> list[Claimed]:  # fmt: skip
+    """Lease pending deliveries that are due (or all pending ones, or those of the given alerts),
+    oldest first. A lease that ran out without a record (its holder died mid-send) is taken
+    over and counted in `reclaims`."""
+    free = or_(DeliveryRow.claimed_until.is_(None), DeliveryRow.claimed_until <= now)
+    query = select(DeliveryRow.id, DeliveryRow.claimed_by).where(free, DeliveryRow.status == "pending")
+    if alert_ids is not None:
+        query = query.where(DeliveryRow.alert_id.in_(list(alert_ids)))
+    elif not ignore_backoff:
+        query = query.where(DeliveryRow.next_attempt_at <= now)
+    query = query.order_by(DeliveryRow.next_attempt_at, DeliveryRow.id).limit(limit)
+    candidates = session.execute(query.with_for_update(skip_locked=True)).all()  # as due_source_names
+    until = now + dt.timedelta(seconds=lease)
+    claimed = []
+    for delivery_id, holder in candidates:
+        values: dict[str, object] = dict(claimed_by=owner, claimed_until=until)
+        if holder is not None:
+            values["reclaims"] = DeliveryRow.reclaims + 1
+        res = session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id, free).values(**values))
+        if res.rowcount == 1:
+            claimed.append(delivery_id)
+    if not claimed:
+        return []
+    rows = session.execute(
+        select(DeliveryRow, AlertRow).join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
+        .where(DeliveryRow.id.in_(claimed)).order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+    ).all()  # fmt: skip
+    return [Claimed(_delivery(d), _alert(a), a.id, a.dedup_key) for d, a in rows]
+
+
+def record_delivery(
+    session: Session, claimed: Claimed, owner: str, now: dt.datetime, error: str | None, duration: float,
+    next_attempt_at: dt.datetime | None, dead: bool,
+) -> str:  # fmt: skip
+    """Record one send attempt of a delivery: sent, back to pending (retry) or dead; then sum
+    up its alert's state. Returns the alert's state."""
+    d = claimed.delivery
+    session.add(DeliveryAttempt(alert_id=d.alert_id, delivery_id=d.id, attempted_at=now, ok=error is None,
+                                error=error, duration=duration, worker=owner))  # fmt: skip
+    values: dict[str, object] = dict(attempts=DeliveryRow.attempts + 1, claimed_by=None, claimed_until=None)
+    if error is None:
+        values.update(status="sent", sent_at=now, last_error=None)
+    elif dead:
+        values.update(status="dead", last_error=error)
+    else:
+        values.update(status="pending", last_error=error, next_attempt_at=next_attempt_at or now)
+    session.execute(update(DeliveryRow).where(DeliveryRow.id == d.id).values(**values))
+    return _sum_up(session, d.alert_id, now, error)
+
+
+def _sum_up(session: Session, alert_id: int, now: dt.datetime, error: str | None) -> str:
+    rows = session.execute(
+        select(DeliveryRow.status, DeliveryRow.next_attempt_at).where(DeliveryRow.alert_id == alert_id)
+    ).all()
+    states = {s for s, _ in rows}
+    status = "pending" if "pending" in states else "dead" if "dead" in states else "sent"
+    pending_next = [n for s, n in rows if s == "pending"]
+    values: dict[str, object] = dict(status=status, attempts=AlertRow.attempts + 1)
+    if pending_next:
+        values["next_attempt_at"] = min(pending_next)
+    if error is not None:
+        values["last_error"] = error
+    elif status == "sent":
+        values.update(sent_at=now, last_error=None)
+    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+    return status
+
+
+def requeue_alerts(session: Session, ids: Sequence[int] | None, now: dt.datetime) -> int:
+    """Make the unsent deliveries of dead and pending alerts due now (`watcher alerts retry`).
+    Deliveries that succeeded are never sent again. Returns how many alerts."""
+    alerts = update(AlertRow).where(AlertRow.status.in_(["pending", "dead"]))
+    deliveries = update(DeliveryRow).where(DeliveryRow.status.in_(["pending", "dead"]))
+    if ids is not None:
+        alerts = alerts.where(AlertRow.id.in_(list(ids)))
+        deliveries = deliveries.where(DeliveryRow.alert_id.in_(list(ids)))
+    session.execute(deliveries.values(status="pending", next_attempt_at=now))
+    return session.execute(alerts.values(status="pending", next_attempt_at=now)).rowcount or 0
+
+
+# ---------------------------------------------------------------- reading, leases, retention
+
+
+def list_alerts(session: Session, status: str | None = None, limit: int = 200) -> list[StoredAlert]:
+    """Newest first, each with its deliveries."""
+    query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
+    if status:
+        query = query.where(AlertRow.status == status)
+    rows = list(session.scalars(query))
+    by_alert: dict[int, list[StoredDelivery]] = {r.id: [] for r in rows}
+    if rows:
+        for d in session.scalars(select(DeliveryRow).where(DeliveryRow.alert_id.in_(list(by_alert))).order_by(DeliveryRow.id)):
+            by_alert[d.alert_id].append(_delivery(d))
+    return [
+        StoredAlert(r.id, _alert(r), r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at,
+                    r.sent_at, tuple(by_alert[r.id]))  # fmt: skip
+        for r in rows
+    ]
+
+
+def alert_attempts(session: Session, alert_id: int) -> list[tuple[dt.datetime, bool, str | None]]:
+    rows = session.execute(
+        select(DeliveryAttempt.attempted_at, DeliveryAttempt.ok, DeliveryAttempt.error)
+        .where(DeliveryAttempt.alert_id == alert_id)
+        .order_by(DeliveryAttempt.id)
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def count_alerts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(AlertRow.status, func.count()).group_by(AlertRow.status))
+    return {status: int(n) for status, n in rows}
+
+
+def count_reclaims(session: Session) -> int:
+    """Sends taken over from a holder that died before recording them: possible duplicates."""
+    return int(session.scalar(select(func.coalesce(func.sum(DeliveryRow.reclaims), 0))) or 0)
+
+
+def renew_claims(session: Session, owner: str, until: dt.datetime) -> int:
+    res = session.execute(
+        update(DeliveryRow).where(DeliveryRow.claimed_by == owner, DeliveryRow.status == "pending")
+        .values(claimed_until=until)
+    )  # fmt: skip
+    return res.rowcount or 0
+
+
+def release_claims(session: Session, owner: str) -> None:
+    """Give back unsent claims (shutdown): nothing was sent for them, so no reclaim is counted."""
+    session.execute(
+        update(DeliveryRow).where(DeliveryRow.claimed_by == owner).values(claimed_by=None, claimed_until=None)
+    )
+
+
+def delete_old_attempts(session: Session, before: dt.datetime) -> int:
+    sent = select(AlertRow.id).where(AlertRow.status == "sent")
+    res = session.execute(
+        delete(DeliveryAttempt).where(
+            and_(DeliveryAttempt.attempted_at < before, DeliveryAttempt.alert_id.in_(sent))
+        )
+    )
+    return res.rowcount or 0
+
+
+def oldest_pending_alert(session: Session) -> dt.datetime | None:
+    """When the oldest alert still waiting to be sent was enqueued (metrics: outbox age)."""
+    return session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "pending"))
