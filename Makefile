@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-bench  ## every benchmark (~6 min on 2 cores) -> docs/
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check watcher tests bench
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

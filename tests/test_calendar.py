@@ -18,7 +18,7 @@ import yaml
 from watcher.db import registry as registry_db
 from watcher.models import Milestone
 from watcher.registry.calendar import PRODID, build_ics, export_ics
-from watcher.registry.file import load_file
+from watcher.registry_file import load_file
 from watcher.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from watcher.extract import extract_deadlines
 from watcher.models import Item, Measure, Milestone
-from watcher.registry.file import load_file
 from watcher.registry.reconcile import apply, link_measures, reconcile
+from watcher.registry_file import load_file
 
 REPO = Path(__file__).resolve().parents[1]
 MEASURES = load_file(REPO / "config" / "deadlines.yaml")

@@ -25,8 +25,8 @@ from watcher.db import registry as registry_db
 from watcher.db import repo
 from watcher.db.engine import make_engine, sessions, upgrade
 from watcher.models import Measure, Milestone
-from watcher.registry.file import load_file
 from watcher.registry.reminders import due_reminders, reminder_alerts, send_reminders
+from watcher.registry_file import load_file
 from watcher.settings import Reminders, Settings, load
 
 REPO = Path(__file__).resolve().parents[1]

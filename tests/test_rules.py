@@ -10,7 +10,8 @@ import pytest
 
 from watcher import rules as rules_module
 from watcher.models import Item, Match
-from watcher.rules import RuleIndex, compile_regex, normalise_text, quote_sentence
+from watcher.rules import RuleIndex, quote_sentence
+from watcher.text import compile_regex, normalise_text
 from watcher.settings import Rule, Settings, check_references
 
 
@@ -123,10 +124,10 @@ def test_a_none_phrase_vetoes_the_rule() -> None:
     assert one(rule, item("Rare earth magnets", "Not rare-earth jewelry, though.")) is None
 
 
-def test_a_regex_only_rule_matches_when_its_pattern_does() -> None:
+def test_a_regex_only_rule_matches_when_its_pattern_does_and_tells_the_text_it_matched_not_the_regex() -> None:
     rule = Rule(name="hs", regex=[r"\b8541\.\d{2}\b"])
     found = one(rule, item("Duties", "Goods under heading 8541.40 are covered."))
-    assert found and found.phrases == (r"\b8541\.\d{2}\b",)
+    assert found and found.matched == ("8541.40",)
     assert found.sentence == "Goods under heading 8541.40 are covered."
     assert one(rule, item("Duties", "Heading 8541 only.")) is None
 
@@ -154,7 +155,7 @@ def test_sources_and_tags_restrict_the_items_a_rule_sees() -> None:
     assert one(by_tag, item("tariff")) is None
 
 
-def test_matches_come_in_rule_order_with_phrases_as_written_and_channels() -> None:
+def test_matches_come_in_rule_order_with_the_text_matched_as_the_item_writes_it_and_channels() -> None:
     index = RuleIndex(
         [
             Rule(name="first", any=["Entity List", "Rare-Earth"], all=["China"], channels=["ops"]),
@@ -165,8 +166,8 @@ def test_matches_come_in_rule_order_with_phrases_as_written_and_channels() -> No
     )
     found = index.match(item("China adds firms to the entity list", "Rare earth producers."))
     assert found == [
-        Match("first", ("Entity List", "Rare-Earth", "China"), "China adds firms to the entity list", ("ops",)),
-        Match("second", ("rare earth",), "Rare earth producers.", ("compliance",)),
+        Match("first", ("entity list", "Rare earth", "China"), "China adds firms to the entity list", ("ops",)),
+        Match("second", ("Rare earth",), "Rare earth producers.", ("compliance",)),
         Match("third", ("entity",), "China adds firms to the entity list", ("compliance",)),  # [] = defaults
     ]  # fmt: skip
 
@@ -202,11 +203,11 @@ def _reference_match(rule: Rule, it: Item) -> bool:
     summary = "" if it.summary.strip() in it.text else it.summary  # scanned once, in the text
     originals = [p for p in (it.title, summary, it.text) if p]
     parts = [normalise_text(p) for p in originals]
-    is_word = rules_module._IS_WORD
+    is_word = rules_module.IS_WORD
 
     def hit(phrase: str) -> bool:
         key = normalise_text(phrase)
-        latin = not rules_module._CJK.search(key)
+        latin = not rules_module.CJK.search(key)
         for part in parts:
             for m in re.finditer(f"(?={re.escape(key)})", part):
                 a, b = m.start(), m.start() + len(key)
@@ -333,7 +334,7 @@ def test_regexes_searched_in_several_sets_find_their_rules(monkeypatch: pytest.M
 def test_patterns_too_big_for_one_set_are_searched_one_by_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rules_module, "_SET_OPTIONS", rules_module._re2_options(1 << 10))
+    monkeypatch.setattr(rules_module, "_SET_OPTIONS", rules_module.re2_options(1 << 10))
     index = RuleIndex([Rule(name="a", regex=[r"section\s+301", "x{1,100}y"])])
     assert names(index, item("A Section 301 probe")) == ["a"]
     assert names(index, item("A Section 201 probe")) == []

@@ -7,6 +7,8 @@ deliver.py, pydantic/yaml in settings.py), into these types, each carrying a `Re
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import Any
 
 
 class Reason(enum.StrEnum):
@@ -88,3 +90,26 @@ class DeliveryError(WatcherError):
     def __init__(self, message: str, permanent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+
+def format_validation_error(exc: Any, kinds: Sequence[str] = ()) -> str:
+    """The first error of a pydantic ValidationError as `key.path: reason`. `kinds`: the tags of
+    a discriminated union, left out of key paths (pydantic adds them; the file has no such key)."""
+    err = exc.errors(include_url=False)[0]
+    where = ""
+    loc = tuple(err["loc"])
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            where += f"[{part}]"
+        elif not (i > 0 and isinstance(loc[i - 1], int) and part in kinds):
+            where = f"{where}.{part}" if where else str(part)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "union_tag_invalid":
+        tag = (err.get("ctx") or {}).get("tag")
+        msg = f"unknown source kind {tag!r} (one of: {', '.join(kinds)})"
+    elif err["type"] == "union_tag_not_found":
+        msg = f"missing key 'kind' (one of: {', '.join(kinds)})"
+    msg = msg.removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg

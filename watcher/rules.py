@@ -17,95 +17,32 @@ from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
 
 import ahocorasick
 import re2
 
 from watcher.models import Item, Match
 from watcher.settings import Rule, Settings
+from watcher.text import ASCII_SPACES as _ASCII_SPACES
+from watcher.text import (
+    CJK,
+    IS_WORD,
+    Pattern,
+    compile_regex,
+    normalise_text,
+    re2_options,
+)
+from watcher.text import NON_ASCII as _NON_ASCII
+from watcher.text import fold as _fold
+from watcher.text import unhyphen as _unhyphen
 
 _SPACE = re.compile(r"\s+")
 
-Pattern: TypeAlias = re2._Regexp
-
 _SET_SIZE = 512
-_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")  # soft hyphen, zero-width chars
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_ASCII_SPACES = str.maketrans(dict.fromkeys("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f-", " "))
-_SPACES = re.compile("  +")
-_CJK = re.compile(
-    "[\u1100-\u11ff\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f]"
-)
+_SET_OPTIONS = re2_options(128 << 20)
 
-
-def _re2_options(max_mem: int = 8 << 20) -> re2.Options:
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False  # errors come back as ValueError, not as lines on stderr
-    options.max_mem = max_mem
-    return options
-
-
-_OPTIONS = _re2_options()
-_SET_OPTIONS = _re2_options(128 << 20)
-
-
-def compile_regex(pattern: str) -> Pattern:
-    """Compile with google-re2, case-insensitive unless the pattern says `(?-i)`.
-
-    Raises ValueError with re2's own message (`missing ): (a`) on an invalid pattern or one re2 does
-    not support (backreferences, look-around).
-    """
-    try:
-        return re2.compile(pattern, _OPTIONS)
-    except re2.error as exc:
-        message = exc.args[0] if exc.args else ""
-        if isinstance(message, bytes):
-            message = message.decode("utf-8", "replace")
-        raise ValueError(message or "invalid regular expression") from None
-
-
-def _fold(text: str) -> str:
-    """Casefold and NFKD; lengths change only inside runs of non-ASCII characters."""
-    if text.isascii():
-        return text.lower()
-    # NFKD rather than NFKC: composed and decomposed accents then fold alike, and each run of
-    # non-ASCII characters folds on its own, which keeps the offset map exact.
-    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
-    return _INVISIBLE.sub("", folded) if _INVISIBLE.search(folded) else folded
-
-
-def _unhyphen(folded: str) -> str:
-    for dash in _DASHES:
-        if dash in folded:
-            folded = folded.replace(dash, " ")
-    return folded
-
-
-def normalise_text(text: str) -> str:
-    """The form phrases and texts are compared in: `Rare-Earth　Ｍagnets` → `rare earth magnets`."""
-    if text.isascii():  # the same result as below, a third faster
-        spaced = text.lower().translate(_ASCII_SPACES)
-        return (_SPACES.sub(" ", spaced) if "  " in spaced else spaced).strip(" ")
-    return " ".join(_unhyphen(_fold(text)).split())
-
-
-class _WordChars(dict[str, bool]):
-    """Letters, digits, `_` and combining marks, except CJK (which has no spaces between words)."""
-
-    def __missing__(self, ch: str) -> bool:
-        word = ch.isalnum() or ch == "_" or unicodedata.category(ch)[0] == "M"
-        word = self[ch] = word and not _CJK.match(ch)
-        return word
-
-
-_IS_WORD = _WordChars()
 
 
 class _PartMap:
@@ -303,10 +240,10 @@ class RuleIndex:
             raise ValueError(f"rule {rule!r}: phrase {phrase!r} has nothing to match")
         if key not in self._phrase_ids:
             pid = len(self._phrase_info)
-            latin = not _CJK.search(key)
+            latin = not CJK.search(key)
             self._phrase_ids[key] = pid
             self._phrase_info.append(
-                (pid, len(key), latin and _IS_WORD[key[0]], latin and _IS_WORD[key[-1]])
+                (pid, len(key), latin and IS_WORD[key[0]], latin and IS_WORD[key[-1]])
             )
             self._triggers.append([])
         return self._phrase_ids[key]
@@ -353,7 +290,7 @@ class RuleIndex:
         hits: dict[int, int] = {}
         if self._automaton is None:
             return hits
-        is_word, size = _IS_WORD, len(norm)
+        is_word, size = IS_WORD, len(norm)
         for last, (pid, length, left, right) in self._automaton.iter(norm):
             if pid in hits:
                 continue

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from watcher import errors
 from watcher.errors import ConfigError
 
 DEFAULT_CONFIG = "config/watcher.yaml"
@@ -334,7 +335,7 @@ def load(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None 
     settings._path = file.resolve()
     registry = settings.registry_path()
     if registry is not None:  # validated with the config, so check-config and run catch its errors
-        from watcher.registry.file import load_file
+        from watcher.registry_file import load_file
 
         shown_registry = Path(os.path.relpath(registry)) if not Path(shown).is_absolute() else registry
         settings._measures = load_file(shown_registry, {c.name for c in settings.channels} | {CONSOLE})
@@ -383,32 +384,9 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif i > 0 and isinstance(loc[i - 1], int) and part in SOURCE_KINDS:
-            continue  # the discriminator tag pydantic adds for unions: not a key in the file
-        else:
-            out = _join(out, str(part))
-    return out
-
-
 def format_validation_error(exc: ValidationError) -> str:
-    """The first pydantic error as `key.path: reason` (also used for the registry file)."""
-    err = exc.errors(include_url=False)[0]
-    where = _format_loc(tuple(err["loc"]))
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif err["type"] == "union_tag_invalid":
-        kind = (err.get("ctx") or {}).get("tag")
-        msg = f"unknown source kind {kind!r} (one of: {', '.join(SOURCE_KINDS)})"
-    elif err["type"] == "union_tag_not_found":
-        msg = f"missing key 'kind' (one of: {', '.join(SOURCE_KINDS)})"
-    msg = msg.removeprefix("Value error, ")
-    return f"{where}: {msg}" if where else msg
+    """The first pydantic error as `key.path: reason`, with the source kinds named."""
+    return errors.format_validation_error(exc, SOURCE_KINDS)
 
 
 def check_references(s: Settings) -> list[tuple[str, str]]:
@@ -447,13 +425,13 @@ def check_references(s: Settings) -> list[tuple[str, str]]:
 
 
 def _phrase_has_text(phrase: str) -> bool:
-    from watcher.rules import normalise_text
+    from watcher.text import normalise_text
 
     return bool(normalise_text(phrase).strip())
 
 
 def _regex_error(pattern: str) -> str | None:
-    from watcher.rules import compile_regex
+    from watcher.text import compile_regex
 
     try:
         compile_regex(pattern)

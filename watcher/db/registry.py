@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from watcher.db.tables import FindingEvidenceRow, FindingRow, HistoryRow, MeasureRow, MilestoneRow
 from watcher.models import Event, Finding, Measure, Milestone
-from watcher.registry.file import digest, measure_to_dict
+from watcher.registry_file import digest, measure_to_dict
 
 # ---------------------------------------------------------------- measures
 

@@ -21,8 +21,8 @@ from watcher.db import registry as registry_db
 from watcher.db.engine import make_engine, sessions, upgrade
 from watcher.errors import WatcherError
 from watcher.models import Measure, Milestone, describe_milestone
-from watcher.registry.file import dump_file, measure_to_dict, parse_registry
 from watcher.registry.reconcile import apply
+from watcher.registry_file import dump_file, measure_to_dict, parse_registry
 from watcher.settings import CONSOLE, Settings
 
 
@@ -105,7 +105,7 @@ def _milestone_json(ms: Milestone) -> dict[str, Any]:
 
 def import_file(settings: Settings, path: str, actor: str) -> dict[str, int]:
     """Apply a registry file now (as the service does at start), recording history."""
-    from watcher.registry.file import load_file
+    from watcher.registry_file import load_file
 
     measures = load_file(path, {c.name for c in settings.channels} | {CONSOLE})
     with session_for(settings) as session:

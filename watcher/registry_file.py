@@ -28,9 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from watcher.errors import ConfigError
+from watcher.errors import ConfigError, format_validation_error
 from watcher.models import EVENT_KINDS, MEASURE_STATUSES, Measure, Milestone
-from watcher.settings import format_validation_error
 
 EventKind = Literal["effective", "comment_deadline", "compliance", "suspension", "expiry", "other_deadline"]
 MeasureStatus = Literal["announced", "in_force", "suspended", "revoked", "expired"]
