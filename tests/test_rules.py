@@ -11,8 +11,8 @@ import pytest
 from watcher import rules as rules_module
 from watcher.models import Item, Match
 from watcher.rules import RuleIndex, quote_sentence
-from watcher.text import compile_regex, normalise_text
 from watcher.settings import Rule, Settings, check_references
+from watcher.text import compile_regex, normalise_text
 
 
 def item(title: str = "", text: str = "", summary: str = "", source: str = "bis", tags=()) -> Item:
