@@ -200,7 +200,8 @@ def print_alerts(settings: Settings, status: str | None, limit: int, as_json: bo
         alerts = outbox.list_alerts(session, status, limit)
     if as_json:
         data = [
-            {"id": a.id, "status": a.status, "channel": a.alert.channel, "kind": a.alert.kind, "rules": [r.rule for r in a.alert.rules],
+            {"id": a.id, "status": a.status, "channel": a.alert.channel, "kind": a.alert.kind, "rule": a.alert.rule,
+             "rules": [r.rule for r in a.alert.rules],
              "source": a.alert.source, "title": a.alert.title, "link": a.alert.link, "attempts": a.attempts,
              "next_attempt": a.next_attempt_at, "last_error": a.last_error, "created": a.created_at, "sent": a.sent_at,
              "deliveries": [
