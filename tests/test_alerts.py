@@ -257,3 +257,23 @@ def test_the_structured_body_has_every_field_as_json():
     }  # fmt: skip
     assert data["extra"] == {"deadlines": "comments due 2025-12-20"}
     assert structured(dataclasses.replace(ALERT, link="javascript:x"), "d")["link"] is None
+
+
+def test_a_health_message_says_its_own_words_unquoted_and_names_the_source_once():
+    health = Alert(
+        dedup_key="health|mofcom|silent|2025-11-01",
+        channel="ops",
+        kind=AlertKind.health,
+        source="mofcom",
+        title="Source mofcom has found nothing new since 2025-11-01",
+        link="https://www.mofcom.gov.cn/",
+        sentence="No new notice for longer than expected (48 h).",
+        extra={"source": "mofcom", "reason": "silent", "since": "2025-11-01"},
+        origin="health",
+    )
+    title, text = render(health, "text")
+    assert title == "Source health: Source mofcom has found nothing new since 2025-11-01"
+    assert text.startswith("No new notice for longer than expected (48 h).\n\nReason:")
+    assert ">" not in text and text.count("Source:") == 1
+    _, mrkdwn = slack_view(health)
+    assert mrkdwn.startswith("No new notice for longer than expected (48 h).")
