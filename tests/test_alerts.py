@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import json
 
 import apprise
@@ -93,6 +94,9 @@ def test_the_subject_stays_whole_under_150_characters_with_a_long_measure_title(
 
     title = subject(dataclasses.replace(ALERT, title="Tariff " * 60))
     assert title.startswith("New notice: Tariff") and title.endswith("…") and len(title) < 150
+    # Slack gets the subject entity-escaped as its header (at most 150): `&` counts as `&amp;`
+    ampersands = subject(dataclasses.replace(ALERT, title="R&D " * 60))
+    assert len(html.escape(ampersands, quote=False)) < 150 and ampersands.endswith("…")
 
 
 def test_each_kind_of_message_says_what_it_is_first_without_a_watcher_prefix():

@@ -7,6 +7,7 @@ which rules matched, what they matched or what changed.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -113,11 +114,25 @@ def subject(alert: Alert) -> str:
 
 
 def _fit(prefix: str, name: str, suffix: str) -> str:
-    room = SUBJECT_MAX - len(prefix) - len(suffix)
-    if len(name) > room:
-        name = name[: max(room - 1, 0)].rstrip() + ELLIPSIS if room > 0 else ""
+    name = _cut(name, SUBJECT_MAX - _width(prefix) - _width(suffix))
     text = prefix + name + suffix if name else prefix.rstrip(": ") + suffix
-    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 1] + ELLIPSIS
+    return _cut(text, SUBJECT_MAX)
+
+
+def _cut(text: str, room: int) -> str:
+    """`text`, or as much of it as fits in `room` followed by an ellipsis."""
+    if _width(text) <= room:
+        return text
+    text = text[: max(room - 1, 0)]
+    while text and _width(text) + 1 > room:
+        text = text[:-1]
+    return text.rstrip() + ELLIPSIS if text else ""
+
+
+def _width(text: str) -> int:
+    # Apprise's Slack plugin posts the subject as its header entity-escaped (`&` as `&amp;`), and
+    # Slack refuses a header over 150 characters: count the escaped length.
+    return len(html.escape(text, quote=False))
 
 
 def safe_link(link: str | None) -> str | None:
