@@ -6,47 +6,24 @@ rendering and by apprise's own Slack conversion, never sent.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import logging
 import socket
 import time
 from collections.abc import Iterator
 
 import pytest
-from apprise.plugins.slack import NotifySlack
 
 from tests.sinks import HOST, SmtpSink, WebhookSink, free_port
+from tests.test_alerts import ALERT, FINDING, LINK
 from watcher import channels
-from watcher.alerts import render
+from watcher.alerts import render, structured
 from watcher.errors import DeliveryError, Reason
-from watcher.models import Alert
 from watcher.settings import Channel
 
 # The sink offers AUTH without TLS on purpose (a local test server); aiosmtpd warns about it.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-ALERT = Alert(
-    dedup_key="rare-earths|mofcom|61|new",
-    channel="ops",
-    kind="new",
-    rule="rare-earths",
-    source="mofcom",
-    title="China suspends rare earth export controls",
-    link="https://www.mofcom.gov.cn/article/zcfb/2025/61.html",
-    phrases=("rare earth", "export control"),
-    sentence="MOFCOM suspends the rare earth export control measures announced on 9 October.",
-    published=dt.datetime(2025, 11, 7, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))),
-)
-
-DEADLINE_ALERT = dataclasses.replace(
-    ALERT,
-    kind="update",
-    extra={
-        "change": "effective 2025-12-01 → suspended until 2026-11-10",
-        "measure": "MOFCOM Announcement 2025 No. 61",
-    },
-)
+FINDING_SUBJECT = "Suspended until 2026-11-10: MOFCOM rare-earth export controls (No. 61)"
 
 
 def mailto(port: int, userinfo: str = "") -> str:
@@ -70,89 +47,7 @@ def webhook() -> Iterator[WebhookSink]:
         yield sink
 
 
-# --- rendering --------------------------------------------------------------------------------
-
-
-def test_the_subject_names_the_rule_and_the_notice_and_stays_under_150_characters():
-    title, _ = render(ALERT, "text")
-    assert title == "[watcher] rare-earths: China suspends rare earth export controls"
-
-    long = dataclasses.replace(ALERT, title="Export\ncontrols " * 40)
-    title, _ = render(long, "html")
-    assert len(title) <= 150 and "\n" not in title and title.endswith("…")
-
-
-def test_an_update_says_updated_notice_and_shows_the_change_and_measure_first():
-    for fmt in ("text", "markdown", "html"):
-        title, body = render(DEADLINE_ALERT, fmt)
-        assert "Updated notice" in title and "Updated notice" in body
-        assert "suspended until 2026-11-10" in body
-        assert "MOFCOM Announcement 2025 No. 61" in body
-        assert body.index("suspended until 2026-11-10") < body.index("Source")
-
-
-def test_the_text_body_carries_every_field_with_the_date_in_utc():
-    _, body = render(DEADLINE_ALERT, "text")
-    assert body.splitlines()[0] == "Updated notice: China suspends rare earth export controls"
-    for expected in (
-        "Change: effective 2025-12-01 → suspended until 2026-11-10",
-        "> MOFCOM suspends the rare earth export control measures announced on 9 October.",
-        "Source:    mofcom",
-        "Link:      https://www.mofcom.gov.cn/article/zcfb/2025/61.html",
-        "Matched:   rare earth, export control",
-        "Rule:      rare-earths",
-        "Published: 2025-11-07T01:30:00Z",
-    ):
-        assert expected in body
-
-
-def test_html_escapes_every_field_and_links_only_http_urls():
-    hostile = dataclasses.replace(
-        ALERT,
-        title='<script>alert(1)</script> & "quotes"',
-        source="<b>src</b>",
-        rule="r<1>",
-        phrases=("<img>",),
-        sentence="a <img src=x onerror=alert(1)> b",
-        extra={"change": "<i>soon</i>"},
-    )
-    _, body = render(hostile, "html")
-    assert "<script>" not in body and "<img" not in body and "<b>src" not in body
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;" in body
-    assert "&lt;i&gt;soon&lt;/i&gt;" in body
-
-    for link in ("javascript:alert(1)", "data:text/html,hi", "ftp://example.com/x"):
-        _, body = render(dataclasses.replace(ALERT, link=link), "html")
-        assert link not in body and "href" not in body
-    _, body = render(dataclasses.replace(ALERT, link='https://x.test/?a=1&b="2"'), "html")
-    assert 'href="https://x.test/?a=1&amp;b=&quot;2&quot;"' in body
-
-
-def test_html_is_a_self_contained_email_with_inline_styles_and_a_blockquote():
-    _, body = render(ALERT, "html")
-    assert body.startswith("<!DOCTYPE html>")
-    assert "<style" not in body and "<link" not in body and "<img" not in body
-    assert "<blockquote" in body and "<strong>rare earth</strong>" in body
-
-
-def test_slack_gets_commonmark_that_apprise_turns_into_slack_mrkdwn():
-    # Slack is on the internet, so this checks what would be posted, without posting it:
-    # render() in the URL's format, then apprise's own CommonMark → mrkdwn conversion.
-    assert channels.target_format("slack://T000/B000/XXXX") == "markdown"
-    hostile = dataclasses.replace(DEADLINE_ALERT, title="Tariffs <25%> & *more*")
-    _, body = render(hostile, "markdown")
-    assert "**Updated notice:**" in body
-    assert "[Tariffs \\<25%\\> & \\*more\\*](<https://www.mofcom.gov.cn/" in body
-    assert "> MOFCOM suspends the rare earth export control measures" in body
-
-    mrkdwn = NotifySlack._commonmark_to_slack(body)
-    assert mrkdwn.startswith(
-        "*Updated notice:* <https://www.mofcom.gov.cn/article/zcfb/2025/61.html|"
-    )
-    assert "Tariffs &lt;25%&gt; &amp; " in mrkdwn  # Slack's control characters stay literal
-    assert "*Change:* effective 2025-12-01 → suspended until 2026-11-10" in mrkdwn
-    assert "\n> MOFCOM suspends" in mrkdwn
-    assert "**" not in mrkdwn
+# --- formats and targets ---------------------------------------------------------------------
 
 
 def test_each_url_gets_the_format_its_apprise_plugin_wants():
@@ -165,42 +60,115 @@ def test_each_url_gets_the_format_its_apprise_plugin_wants():
 # --- delivery ---------------------------------------------------------------------------------
 
 
-def test_an_alert_sent_to_mailto_arrives_as_an_html_email_with_title_link_phrases_and_quote(smtp):
-    channels.send(channel(mailto(smtp.port)), DEADLINE_ALERT, allow_private=True, timeout=5)
+def test_targets_have_stable_keys_and_redacted_labels_and_never_show_their_url():
+    url = mailto(2525, "bob:Pa55word-Secret")
+    ops = channel(url, "json://127.0.0.1:8080/hook", url)  # the same URL twice is one target
+    first, second = channels.targets(ops)
+    assert first.key == channels.target_key(url) == channels.targets(channel(url))[0].key
+    assert len(first.key) == 16 and first.key != second.key
+    assert first.label == f"mailto://{HOST}:2525/…" and first.url == url
+    assert "Pa55word-Secret" not in repr(first) and "Pa55word-Secret" not in first.key
+    console = Channel(name="console", url="")
+    assert channels.targets(console) == [channels.Target("console", "console", "")]
+
+
+def test_an_email_carries_our_message_id_exactly_once_and_the_text_body_as_its_text_part(smtp):
+    ops = channel(mailto(smtp.port))
+    [target] = channels.targets(ops)
+    channels.send_to(ops, target.key, FINDING, "w-123-456", allow_private=True, timeout=5)
 
     [message] = smtp.wait_for(1)
-    assert message["Subject"] == (
-        "[watcher] rare-earths: Updated notice: China suspends rare earth export controls"
-    )
+    ours = channels.message_id("w-123-456", FINDING, "example.com")
+    assert ours.startswith("<w-123-456.") and ours.endswith("@example.com>")
+    assert message.get_all("Message-ID") == [ours]
+    assert message.get_all("X-Watcher-Delivery-Id") == ["w-123-456"]
+    assert message["Subject"] == FINDING_SUBJECT
     assert message["From"] == "bot@example.com" and message["To"] == "ops@example.com"
+    text = message.get_body(("plain",)).get_content()
+    assert text.replace("\r\n", "\n").rstrip("\n") == render(FINDING, "text")[1]
+    assert "finding #12 proposed: watcher findings accept 12" in text
     html = message.get_body(("html",)).get_content()
-    assert '<a href="https://www.mofcom.gov.cn/article/zcfb/2025/61.html"' in html
-    assert "China suspends rare earth export controls</a>" in html
-    assert "rare earth, export control" in html
-    assert "<blockquote" in html and "measures announced on 9 October.</blockquote>" in html
-    assert "suspended until 2026-11-10" in html
-    text = message.get_body(("plain",)).get_content()  # apprise's own alternative part
-    assert "Matched: rare earth, export control" in text
+    assert f'<a href="{LINK}"' in html and "<blockquote" in html
+    assert "effective 2025-12-01 → suspended until 2026-11-10" in html
+
+    channels.send_to(ops, target.key, FINDING, "w-123-456", allow_private=True, timeout=5)
+    assert smtp.wait_for(2)[1].get_all("Message-ID") == [ours]  # a retry: the same id
 
 
-def test_an_alert_sent_to_a_json_webhook_arrives_as_plain_text_with_title_and_body(webhook):
-    channels.send(channel(webhook.url("/hook")), ALERT, allow_private=True, timeout=5)
+def test_an_email_sent_without_a_delivery_context_keeps_apprises_own_message_id(smtp):
+    import apprise
+
+    sender = apprise.Apprise()
+    sender.add(mailto(smtp.port))
+    assert sender.notify(body="<p>hi</p>", title="plain apprise", body_format="html")
+    [message] = smtp.wait_for(1)
+    assert len(message.get_all("Message-ID")) == 1 and "w-" not in message["Message-ID"]
+    assert message.get_body(("plain",)).get_content().strip() == "hi"
+
+
+def test_a_json_webhook_gets_title_message_and_the_structured_alert_with_the_delivery_id(webhook):
+    hook = channel(webhook.url("/hook"))
+    [target] = channels.targets(hook)
+    channels.send_to(hook, target.key, FINDING, "w-7-8", allow_private=True, timeout=5)
 
     [request] = webhook.wait_for(1)
     assert request.path == "/hook"
-    assert (
-        request.body["title"] == "[watcher] rare-earths: China suspends rare earth export controls"
-    )
-    assert request.body["message"] == render(ALERT, "text")[1]
-    assert "<" not in request.body["message"] and "**" not in request.body["message"]
+    assert request.headers["X-Watcher-Delivery-Id"] == "w-7-8"
+    assert request.body["title"] == FINDING_SUBJECT
+    assert request.body["message"] == render(FINDING, "text")[1]
+    assert request.body["type"] == "info"
+    assert request.body["watcher"] == structured(FINDING, "w-7-8")
+    assert request.body["watcher"]["changes"][0]["new_date"] == "2026-11-10"
+    assert request.body["watcher"]["rules"][0]["matched"] == ["rare earth", "export control"]
 
 
-def test_every_url_of_a_channel_is_rendered_in_its_own_format(smtp, webhook):
+@pytest.mark.parametrize("scheme", ["form", "xml"])
+def test_other_webhooks_get_the_delivery_id_header(scheme, webhook):
+    hook = channel(webhook.url("/hook", scheme=scheme))
+    channels.send_to(hook, channels.targets(hook)[0].key, ALERT, "w-9", allow_private=True)
+    [request] = webhook.wait_for(1)
+    assert request.headers["X-Watcher-Delivery-Id"] == "w-9"
+
+
+def test_send_to_with_two_targets_one_down_sends_only_to_the_one_asked_for(smtp, webhook):
+    both = channel(webhook.url("/up"), mailto(smtp.port))
+    hook, mail = channels.targets(both)
+    smtp.stop()  # the mail target is down
+
+    with pytest.raises(DeliveryError) as failed:
+        channels.send_to(both, mail.key, ALERT, "w-1-2", allow_private=True, timeout=5)
+    assert not failed.value.permanent and failed.value.reason is Reason.connect
+    assert f"mailto://{HOST}:{smtp.port}/… failed" in str(failed.value)
+    assert webhook.requests == []  # the healthy target was not sent to again
+
+    channels.send_to(both, hook.key, ALERT, "w-1-1", allow_private=True, timeout=5)
+    [request] = webhook.wait_for(1)
+    assert request.headers["X-Watcher-Delivery-Id"] == "w-1-1"
+    smtp.start()
+    channels.send_to(both, mail.key, ALERT, "w-1-2", allow_private=True, timeout=5)
+    assert len(smtp.wait_for(1)) == 1 and len(webhook.requests) == 1
+
+
+def test_send_to_a_target_no_longer_configured_fails_permanently(webhook):
+    old = channels.targets(channel(webhook.url("/old")))[0]
+    with pytest.raises(DeliveryError) as failed:
+        channels.send_to(channel(webhook.url("/new")), old.key, ALERT, "w-1", allow_private=True)
+    assert failed.value.permanent and failed.value.reason is Reason.config
+    assert f"target {old.key} is no longer configured" in str(failed.value)
+    with pytest.raises(DeliveryError):
+        channels.send_to(channel(webhook.url()), "console", ALERT, "w-1", allow_private=True)
+    assert webhook.requests == []
+
+
+def test_send_reaches_every_url_of_a_channel_each_in_its_own_format(smtp, webhook):
     both = channel(mailto(smtp.port), webhook.url())
     channels.send(both, ALERT, allow_private=True, timeout=5)
 
     assert smtp.wait_for(1)[0].get_body(("html",)).get_content().startswith("<!DOCTYPE html>")
-    assert not webhook.wait_for(1)[0].body["message"].startswith("<")
+    [request] = webhook.wait_for(1)
+    assert not request.body["message"].startswith("<")
+    assert request.body["title"] == "New notice: China suspends rare earth export controls"
+    assert request.headers["X-Watcher-Delivery-Id"].startswith("send-")
 
 
 def test_a_mail_server_that_is_down_fails_the_send_and_a_restart_on_the_same_port_works(smtp):
@@ -293,14 +261,14 @@ def test_a_url_apprise_cannot_use_fails_permanently():
 def test_a_channel_without_urls_prints_the_alert_to_stdout(capsys):
     console = Channel(name="console", url="")
     assert console.urls() == []
-    channels.send(console, DEADLINE_ALERT, allow_private=False)
+    channels.send(console, FINDING, allow_private=False)
+    channels.send_to(console, "console", FINDING, "w-1", allow_private=False)
 
     out = capsys.readouterr().out
-    assert out.startswith(
-        "[watcher] rare-earths: Updated notice: China suspends rare earth export controls\n"
-    )
-    assert "Change: effective 2025-12-01 → suspended until 2026-11-10" in out
-    assert "Link:      https://www.mofcom.gov.cn/article/zcfb/2025/61.html" in out
+    assert out.startswith(FINDING_SUBJECT + "\n")
+    assert out.count(FINDING_SUBJECT + "\n") == 2
+    assert "effective 2025-12-01 → suspended until 2026-11-10" in out
+    assert f"Link:      {LINK}" in out
 
 
 def test_a_mail_server_with_auth_accepts_the_right_password_only():
@@ -333,8 +301,11 @@ def test_redact_keeps_scheme_and_host_only():
 JSON_SECRET_PATH = "/hook?-apikey=QuerySecret9&+X-Token=HeaderSecret7"
 
 
-def _failing_send(kind: str, smtp: SmtpSink, webhook: WebhookSink) -> tuple[str, list[str]]:
-    """Make one send with a secret-bearing URL fail; return the error text and the secrets."""
+def _failing_send(
+    kind: str, via: str, smtp: SmtpSink, webhook: WebhookSink
+) -> tuple[str, list[str]]:
+    """Make one send (`send` to the channel, or `send_to` one target) with a secret-bearing URL
+    fail; return the error text, the targets' reprs and labels, and the secrets."""
     if kind == "slack-unusable":  # never sent: apprise rejects it, and logs the URL it rejects
         url, secrets = "slack://T000SECRETA/B000SECRETB", ["T000SECRETA", "B000SECRETB"]
     elif kind == "slack-blocked-channel":  # never sent: another URL of the channel is blocked
@@ -350,21 +321,33 @@ def _failing_send(kind: str, smtp: SmtpSink, webhook: WebhookSink) -> tuple[str,
         secrets = ["JsonSecretPW", "QuerySecret9", "HeaderSecret7"]
         webhook.fail_next(1)
     urls = [url, "json://10.9.8.7/x"] if kind == "slack-blocked-channel" else [url]
+    ops = channel(*urls)
+    found = channels.targets(ops)
+    allow_private = kind != "slack-blocked-channel"
     with pytest.raises(DeliveryError) as failed:
-        channels.send(channel(*urls), ALERT, allow_private=kind != "slack-blocked-channel")
-    return f"{failed.value} {failed.value!r} {failed.value.args}", secrets
+        if via == "send":
+            channels.send(ops, ALERT, allow_private=allow_private)
+        else:  # the last target: the blocked one of slack-blocked-channel, never Slack itself
+            channels.send_to(ops, found[-1].key, ALERT, "w-1", allow_private=allow_private)
+    with pytest.raises(DeliveryError) as gone:
+        channels.send_to(ops, "0123456789abcdef", ALERT, "w-1", allow_private=allow_private)
+    shown = [repr(found), *(t.label for t in found), str(gone.value), repr(gone.value)]
+    return " ".join(
+        [str(failed.value), repr(failed.value), str(failed.value.args), *shown]
+    ), secrets
 
 
+@pytest.mark.parametrize("via", ["send", "send_to"])
 @pytest.mark.parametrize(
     "kind",
     ["slack-unusable", "slack-blocked-channel", "mailto-down", "mailto-wrong-password", "json-500"],
 )
-def test_no_secret_leaks_into_errors_or_logs(kind, caplog, capsys):
+def test_no_secret_leaks_into_errors_or_logs(kind, via, caplog, capsys):
     caplog.set_level(logging.DEBUG)  # apprise and urllib3 included: the most they ever log
     smtp = SmtpSink(credentials=("bob", "another-password")).start()
     webhook = WebhookSink().start()
     try:
-        error_text, secrets = _failing_send(kind, smtp, webhook)
+        error_text, secrets = _failing_send(kind, via, smtp, webhook)
     finally:
         smtp.stop()
         webhook.stop()

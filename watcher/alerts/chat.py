@@ -42,6 +42,8 @@ def render_markdown(v: View) -> str:
     if not v.title_in_subject:
         title = f"[{md(v.title)}](<{md_link(v.link)}>)" if v.link else md(v.title)
         blocks.append(f"**Notice:** {title}")
+    if v.note:
+        blocks.append(md(v.note))
     if v.changes:
         blocks += _changes(v)
     if v.quote:

@@ -47,6 +47,8 @@ def render_html(v: View) -> str:
         f'<h1 style="margin:0 0 16px;font-size:20px;line-height:1.3;font-weight:600;">{title}</h1>',
         _changes(v),
     ]
+    if v.note:
+        parts.append(f'<p style="margin:0 0 16px;">{esc(v.note)}</p>')
     if v.quote:
         if v.quote_label:
             parts.append(f'<p style="margin:0 0 4px;"><strong>{esc(v.quote_label)}:</strong></p>')

@@ -18,6 +18,8 @@ def render_text(v: View) -> str:
     blocks: list[list[str]] = []
     if not v.title_in_subject:
         blocks.append([f"Notice: {v.title}"])
+    if v.note:
+        blocks.append([v.note])
     if v.changes:
         lines = ["Changes:"]
         for c in v.changes:

@@ -7,6 +7,7 @@ which rules matched, what they matched or what changed.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -31,6 +32,8 @@ HEADLINES = {
 PROMINENT = ("deadlines", "measure", "milestone", "change", "notice", "finding")
 # `extra` keys an alert with `changes` already says better (a pipeline may still set them).
 SAID_BY_CHANGES = ("measure", "change", "finding")
+# Kinds whose sentence is watcher's own words, not evidence quoted from a notice.
+OWN_WORDS = (AlertKind.health, AlertKind.test)
 
 _SPACE = re.compile(r"\s+")
 
@@ -60,8 +63,9 @@ class View:
     title_in_subject: bool  # the subject already shows the whole title
     link: str | None  # http(s) only
     changes: tuple[ChangeLine, ...]
+    note: str  # watcher's own words (health, test), shown as they are
     quote_label: str  # "What changed" for an amended notice, else ""
-    quote: str
+    quote: str  # evidence quoted from the notice
     rules: tuple[RuleLine, ...]
     extras: tuple[tuple[str, str], ...]  # (label, value) of `extra`, prominent keys first
     source: str
@@ -110,11 +114,25 @@ def subject(alert: Alert) -> str:
 
 
 def _fit(prefix: str, name: str, suffix: str) -> str:
-    room = SUBJECT_MAX - len(prefix) - len(suffix)
-    if len(name) > room:
-        name = name[: max(room - 1, 0)].rstrip() + ELLIPSIS if room > 0 else ""
+    name = _cut(name, SUBJECT_MAX - _width(prefix) - _width(suffix))
     text = prefix + name + suffix if name else prefix.rstrip(": ") + suffix
-    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 1] + ELLIPSIS
+    return _cut(text, SUBJECT_MAX)
+
+
+def _cut(text: str, room: int) -> str:
+    """`text`, or as much of it as fits in `room` followed by an ellipsis."""
+    if _width(text) <= room:
+        return text
+    text = text[: max(room - 1, 0)]
+    while text and _width(text) + 1 > room:
+        text = text[:-1]
+    return text.rstrip() + ELLIPSIS if text else ""
+
+
+def _width(text: str) -> int:
+    # Apprise's Slack plugin posts the subject as its header entity-escaped (`&` as `&amp;`), and
+    # Slack refuses a header over 150 characters: count the escaped length.
+    return len(html.escape(text, quote=False))
 
 
 def safe_link(link: str | None) -> str | None:
@@ -144,9 +162,10 @@ def published_utc(alert: Alert) -> str | None:
 def view(alert: Alert) -> View:
     """The body's parts for `alert`: what changed, the quote, the rules, then the facts."""
     title = one_line(alert.title) or UNTITLED
-    quote = one_line(alert.sentence) or next(
-        (one_line(r.sentence) for r in alert.rules if one_line(r.sentence)), ""
-    )
+    if alert.kind in OWN_WORDS:
+        note, quote = one_line(alert.sentence), ""
+    else:
+        note, quote = "", _quote(alert)
     rules = tuple(
         RuleLine(
             one_line(r.rule),
@@ -161,12 +180,20 @@ def view(alert: Alert) -> View:
         title_in_subject=title in subject(alert),
         link=safe_link(alert.link),
         changes=tuple(change_line(c, quote) for c in alert.changes),
+        note=note,
         quote_label="What changed" if is_update(alert) and quote else "",
         quote=quote,
         rules=rules,
         extras=_extras(alert),
         source=one_line(alert.source),
         published=published_utc(alert),
+    )
+
+
+def _quote(alert: Alert) -> str:
+    """The evidence quoted first: the alert's sentence, else the first rule's."""
+    return one_line(alert.sentence) or next(
+        (one_line(r.sentence) for r in alert.rules if one_line(r.sentence)), ""
     )
 
 
@@ -188,7 +215,9 @@ def change_line(change: Change, quote: str = "") -> ChangeLine:
 
 def _extras(alert: Alert) -> tuple[tuple[str, str], ...]:
     """(label, value) of `extra`, prominent keys first, the rest sorted; empty values left out."""
-    hidden = SAID_BY_CHANGES if alert.changes else ()
+    hidden = set(SAID_BY_CHANGES if alert.changes else ())
+    if one_line(alert.extra.get("source")) == one_line(alert.source):
+        hidden.add("source")  # shown as the Source fact anyway
     shown = {k: one_line(v) for k, v in alert.extra.items() if k not in hidden and one_line(v)}
     keys = [k for k in PROMINENT if k in shown] + sorted(k for k in shown if k not in PROMINENT)
     return tuple((k.replace("_", " ").capitalize(), shown[k]) for k in keys)

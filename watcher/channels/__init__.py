@@ -273,6 +273,7 @@ def _apply_timeout(plugin: apprise.NotifyBase, url: str, timeout: float) -> None
 def _notify(plugin: apprise.NotifyBase, url: str, alert: Alert, delivery_id: str) -> None:
     fmt = _FORMATS.get(str(plugin.resolve_format(None).value), "text")
     title, body = alerts.render(alert, fmt)
+    label = _redacted(plugin)  # before _stamp: a plugin's URL lists its headers and payload extras
     mail = _stamp(plugin, alert, delivery_id)
     sender = apprise.Apprise(asset=_ASSET)
     sender.add(plugin)
@@ -280,18 +281,18 @@ def _notify(plugin: apprise.NotifyBase, url: str, alert: Alert, delivery_id: str
         try:
             result = sender.notify(body=body, title=title, body_format=fmt, log_level=logging.DEBUG)
         except Exception as exc:  # apprise raises only for bad arguments; don't leak its text raw
-            raise DeliveryError(f"{_redacted(plugin)} failed: {scrub(str(exc), url)}") from None
+            raise DeliveryError(f"{label} failed: {scrub(str(exc), url)}") from None
         if result:
             log.info(
                 "alert delivered channel=%s alert=%s delivery=%s url=%s",
                 alert.channel,
                 alert.dedup_key,
                 delivery_id,
-                _redacted(plugin),
+                label,
             )
             return
         reason_text = _reason_text(result, url)
-    error = DeliveryError(f"{_redacted(plugin)} failed: {reason_text}")
+    error = DeliveryError(f"{label} failed: {reason_text}")
     error.reason = _classify(reason_text, str(getattr(result.status, "name", "")))
     raise error
 
