@@ -17,7 +17,7 @@ from tests.test_pipeline import config, entry
 from tests.test_sources_html_list import DATA, LIST, list_config, serve_mofcom
 from watcher import health
 from watcher.commands import poll_once
-from watcher.db import repo
+from watcher.db import outbox
 from watcher.db.engine import make_engine, sessions
 from watcher.pipeline import run_source
 from watcher.runtime import build_context, close_context
@@ -93,10 +93,10 @@ def test_ops_is_the_channel_when_configured_else_the_default_channels():
 # -- end to end ------------------------------------------------------------------------------
 
 
-def health_alerts(path: Path) -> list[repo.StoredAlert]:
+def health_alerts(path: Path) -> list[outbox.StoredAlert]:
     engine = make_engine(load(path, env={}).database)
     with sessions(engine)() as session:
-        alerts = [a for a in repo.list_alerts(session) if a.alert.rule == "source-health"]
+        alerts = [a for a in outbox.list_alerts(session) if a.alert.rule == "source-health"]
     engine.dispose()
     return sorted(alerts, key=lambda a: a.id)
 
@@ -136,8 +136,8 @@ def test_a_changed_layout_fails_the_source_and_ops_get_exactly_one_alert_and_one
     assert recovered.alert.dedup_key == told.alert.dedup_key.replace("|failing|", "|recovered|")
     ops = [r.body for r in webhook_sink.requests if r.path == "/ops"]  # delivered within each poll
     assert [m["title"] for m in ops] == [
-        "[watcher] source-health: Source mofcom-zh is blind: its page no longer yields notices (structure changed)",
-        "[watcher] source-health: Source mofcom-zh works again",
+        "Source health: Source mofcom-zh is blind: its page no longer yields notices (structure changed)",
+        "Source health: Source mofcom-zh works again",
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.servers import Route, feed_xml
 from watcher.commands import poll_once, retry_alerts
-from watcher.db import repo
+from watcher.db import outbox, repo
 from watcher.db.engine import make_engine, sessions
 from watcher.deliver import deliver_due
 from watcher.runtime import build_context, close_context
@@ -58,7 +58,7 @@ def alerts_by_status(path: Path) -> dict[str, int]:
     settings = load(path, env={})
     engine = make_engine(settings.database)
     with sessions(engine)() as session:
-        counts = repo.count_alerts(session)
+        counts = outbox.count_alerts(session)
     engine.dispose()
     return counts
 

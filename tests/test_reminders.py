@@ -21,8 +21,8 @@ import yaml
 
 from tests.processes import log_events, start_service, wait_until
 from watcher.commands import poll_once
+from watcher.db import outbox as outbox_db
 from watcher.db import registry as registry_db
-from watcher.db import repo
 from watcher.db.engine import make_engine, sessions, upgrade
 from watcher.models import Measure, Milestone
 from watcher.registry.reminders import due_reminders, reminder_alerts, send_reminders
@@ -86,9 +86,9 @@ def run(maker: Any, settings: Settings, now: dt.datetime) -> int:
         return send_reminders(session, settings, now)
 
 
-def outbox(maker: Any) -> list[repo.StoredAlert]:
+def outbox(maker: Any) -> list[outbox_db.StoredAlert]:
     with maker() as session:
-        return repo.list_alerts(session, limit=10_000)
+        return outbox_db.list_alerts(session, limit=10_000)
 
 
 def test_each_offset_fires_exactly_once_when_the_check_runs_every_few_hours_for_weeks(db, db_url):
@@ -302,7 +302,7 @@ def test_the_running_service_sends_a_due_reminder_on_its_own(tmp_path, webhook_s
             f"A measure due tomorrow — compliance {tomorrow.isoformat()}" in request.body["title"]
         )
         assert request.body["title"].startswith(
-            ("[watcher] reminder: Tomorrow:", "[watcher] reminder: Today:")
+            ("Reminder: Tomorrow:", "Reminder: Today:")
         )  # midnight
         wait_until(
             lambda: any(e.get("event") == "reminders.enqueued" for e in log_events(log)),

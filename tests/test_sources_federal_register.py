@@ -17,7 +17,7 @@ import pytest
 from tests.servers import Route
 from tests.test_pipeline import config, mailto
 from watcher.commands import poll_once
-from watcher.db import repo
+from watcher.db import outbox, repo
 from watcher.db.engine import make_engine, sessions
 from watcher.errors import ParseError, Reason
 from watcher.models import FetchResult
@@ -143,10 +143,10 @@ def poll(path: Path) -> Any:
     return asyncio.run(poll_once(load(path, env={}), []))
 
 
-def stored(path: Path) -> tuple[dict[str, int], list[repo.StoredAlert], dict[str, repo.SourceHealth]]:
+def stored(path: Path) -> tuple[dict[str, int], list[outbox.StoredAlert], dict[str, repo.SourceHealth]]:
     engine = make_engine(load(path, env={}).database)
     with sessions(engine)() as session:
-        out = repo.count_alerts(session), repo.list_alerts(session), repo.source_health(session)
+        out = outbox.count_alerts(session), outbox.list_alerts(session), repo.source_health(session)
     engine.dispose()
     return out
 

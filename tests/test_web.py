@@ -15,6 +15,7 @@ from tests.servers import feed_xml
 from tests.sinks import free_port
 from watcher import settings as settings_mod
 from watcher.db.engine import make_engine, sessions
+from watcher.db.writer import Database
 from watcher.scheduler import Service
 
 NOW = dt.datetime.now(dt.UTC)
@@ -104,7 +105,7 @@ async def test_health_readiness_and_metrics_answer_over_http(service, webhook_si
 async def test_readyz_fails_and_metrics_still_answer_when_the_database_is_unreachable(service):
     # A real PostgreSQL address where nothing listens: connections are refused.
     dead = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/watcher")
-    live, service.ctx = service.ctx, dataclasses.replace(service.ctx, sessions=sessions(dead))
+    live, service.ctx = service.ctx, dataclasses.replace(service.ctx, db=Database(sessions(dead)))
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.http.port}", timeout=15) as client:
             ready = await client.get("/readyz")

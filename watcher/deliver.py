@@ -73,11 +73,13 @@ async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
         channel = ctx.settings.channel(alert.channel)
     except KeyError:
         return DeliveryError(f"channel {alert.channel!r} is no longer configured", permanent=True)
+    options = dict(allow_private=ctx.settings.allow_private_networks, timeout=ctx.settings.delivery.timeout)
     try:
-        await asyncio.to_thread(
-            channels.send_to, channel, claimed.delivery.target, alert, claimed.stable_id(),
-            allow_private=ctx.settings.allow_private_networks, timeout=ctx.settings.delivery.timeout,
-        )  # fmt: skip
+        if claimed.delivery.target == outbox.LEGACY:  # queued without its targets known: all of them
+            await asyncio.to_thread(channels.send, channel, alert, delivery_id=claimed.stable_id(), **options)
+        else:
+            await asyncio.to_thread(channels.send_to, channel, claimed.delivery.target, alert, claimed.stable_id(),
+                                    **options)  # fmt: skip
     except DeliveryError as exc:
         return exc
     except Exception as exc:  # a bug in a plugin must not lose the alert

@@ -54,7 +54,7 @@ async def run_source(ctx: Context, source: SourceBase, state: repo.SourceHealth 
                              ctx.settings.default_channels(), poll.quiet_before)  # pure  # fmt: skip
             plan = PollPlan(source, ctx.owner, ctx.clock(), next_due(ctx, source), collected.result,
                             collected.items, collected.cursor, state, health.policy(ctx.settings, source),
-                            ctx.targets if messages else {}, proposed, messages)  # fmt: skip
+                            ctx.targets, proposed, messages)  # fmt: skip
             outcome = await ctx.db.write(commit, plan)                          # the one write
         if outcome.alerts:
             ctx.alerts_enqueued.set()

@@ -8,7 +8,7 @@ import datetime as dt
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -60,7 +60,7 @@ class Context:
     # Sources between their fetch and their write: bounds the bodies and items held in memory
     # when fetching outruns the database (build_context sets it to `fetch.max_connections`).
     inflight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
-    _targets: dict[str, list[tuple[str, str]]] | None = None
+    _targets: LazyTargets | None = None
     _measures: tuple[float, asyncio.Future[list[Measure]]] | None = None
 
     @property
@@ -84,12 +84,34 @@ class Context:
         self._measures = None
 
     @property
-    def targets(self) -> dict[str, list[tuple[str, str]]]:
-        """Each channel's delivery targets (`channel_targets`), made when first needed: loading
-        apprise costs a poll that enqueues nothing."""
+    def targets(self) -> Mapping[str, list[tuple[str, str]]]:
+        """Each channel's delivery targets (`channel_targets`), made when first read: loading
+        apprise would cost a poll that enqueues nothing."""
         if self._targets is None:
-            self._targets = channel_targets(self.settings)
+            self._targets = LazyTargets(self.settings)
         return self._targets
+
+
+class LazyTargets(Mapping[str, list[tuple[str, str]]]):
+    """`channel_targets(settings)`, computed on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._data: dict[str, list[tuple[str, str]]] | None = None
+
+    def _load(self) -> dict[str, list[tuple[str, str]]]:
+        if self._data is None:
+            self._data = channel_targets(self._settings)
+        return self._data
+
+    def __getitem__(self, key: str) -> list[tuple[str, str]]:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
 
 
 async def build_context(

@@ -98,4 +98,4 @@ def matched(fn: Callable[..., Any], *args: Any) -> tuple[Any, list[list[tuple[An
     out = fn(*args)
     if _RULES is None or not isinstance(out, list) or not all(isinstance(i, Item) for i in out):
         return out, None
-    return out, [[(m.rule, m.phrases, m.sentence, m.channels) for m in _RULES.match(i)] for i in out]
+    return out, [[(m.rule, m.matched, m.sentence, m.channels) for m in _RULES.match(i)] for i in out]

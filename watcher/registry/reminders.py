@@ -129,11 +129,13 @@ def pending_reminders(
     )
 
 
-def send_reminders(session: Session, settings: settings_mod.Settings, now: dt.datetime, targets: outbox.Targets) -> int:
+def send_reminders(
+    session: Session, settings: settings_mod.Settings, now: dt.datetime, targets: outbox.Targets | None = None
+) -> int:
     """Enqueue the reminders due at `now` in the caller's transaction, with a delivery per target
     of each channel (`targets`); returns how many alerts were new (the outbox's unique
     (dedup key, channel) drops those enqueued before)."""
-    return len(enqueue_reminders(session, settings, now, targets))
+    return len(enqueue_reminders(session, settings, now, targets or {}))
 
 
 def enqueue_reminders(
