@@ -106,7 +106,8 @@ def test_three_replicas_share_the_work_and_survive_a_sigkill(
             prefix = f"{socket.gethostname()}:{proc.pid}:%"  # lease owners are host:pid:random
             with db.connect() as conn:
                 sources = conn.execute(text("SELECT name FROM source_state WHERE lease_owner LIKE :p"), {"p": prefix})
-                alerts = conn.execute(text("SELECT id FROM alerts WHERE claimed_by LIKE :p AND status='pending'"), {"p": prefix})
+                alerts = conn.execute(text("SELECT DISTINCT alert_id FROM deliveries WHERE claimed_by LIKE :p AND status='pending'"),
+                                      {"p": prefix})  # fmt: skip
                 return [r[0] for r in sources], [r[0] for r in alerts]
 
         def pick(want_alerts: bool) -> subprocess.Popen[bytes] | None:
@@ -171,6 +172,9 @@ def test_three_replicas_share_the_work_and_survive_a_sigkill(
     assert set(titles) == expected, f"lost: {sorted(expected - set(titles))}"
     duplicates = sum(n - 1 for n in titles.values())
     assert duplicates <= len(orphan_alerts), titles
+    with db.connect() as conn:  # each repeat is a delivery taken over from the victim, and counted
+        reclaims = int(conn.execute(text("SELECT coalesce(sum(reclaims), 0) FROM deliveries")).scalar_one())
+    assert duplicates <= reclaims <= len(orphan_alerts), (duplicates, reclaims)
 
     # Each source fetched about once per interval, never once per replica.
     window = feeds.between(started, ended)
@@ -190,7 +194,7 @@ def test_three_replicas_share_the_work_and_survive_a_sigkill(
         "fetches_per_source": {"min": min(counts), "max": max(counts), "per_interval": round(sum(counts) / len(counts) / (seconds / INTERVAL), 2)},
         "min_gap_s": round(min(gaps), 2),
         "alerts": len(expected), "webhook_requests": len(webhook_sink.requests), "duplicates": duplicates,
-        "orphans": {"sources": len(orphan_sources), "alerts": len(orphan_alerts)},
+        "reclaims": reclaims, "orphans": {"sources": len(orphan_sources), "alerts": len(orphan_alerts)},
         "source_takeover_s": round(max(takeover.values()), 2),
         "alert_takeover_s": round(max(alert_takeover), 2) if orphan_alerts else None,
     }  # fmt: skip
