@@ -183,7 +183,8 @@ def test_three_replicas_share_the_work_and_survive_a_sigkill(
     gaps = [b - a for ts in window.values() for a, b in zip(ts, ts[1:], strict=False)]
     assert max(counts) <= seconds / INTERVAL + 1, counts
     assert min(gaps) >= INTERVAL - 0.5, f"a source was fetched twice within {min(gaps):.2f}s"
-    assert max(takeover.values()) <= LEASE + 3, takeover
+    # (The victim may have finished its polls between being picked and the kill: then it held none.)
+    assert not takeover or max(takeover.values()) <= LEASE + 3, takeover
     assert max(alert_takeover) <= LEASE + 5, alert_takeover
 
     pending = [s for f in text_string_to_metric_families(scrape) for s in f.samples
@@ -195,7 +196,7 @@ def test_three_replicas_share_the_work_and_survive_a_sigkill(
         "min_gap_s": round(min(gaps), 2),
         "alerts": len(expected), "webhook_requests": len(webhook_sink.requests), "duplicates": duplicates,
         "reclaims": reclaims, "orphans": {"sources": len(orphan_sources), "alerts": len(orphan_alerts)},
-        "source_takeover_s": round(max(takeover.values()), 2),
+        "source_takeover_s": round(max(takeover.values()), 2) if takeover else None,
         "alert_takeover_s": round(max(alert_takeover), 2) if orphan_alerts else None,
     }  # fmt: skip
     print("replica figures:", json.dumps(figures))
