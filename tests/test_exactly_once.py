@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import subprocess
+import sys
 from typing import Any
 
 from tests.servers import feed_xml
@@ -69,6 +72,11 @@ def test_a_target_that_is_down_is_retried_alone_and_the_healthy_one_gets_one_mes
         [stored] = _alerts(settings)
         assert stored.status == "sent"
         assert [(d.status, d.attempts) for d in stored.deliveries] == [("sent", 1), ("sent", 4)]
+        listed = subprocess.run([sys.executable, "-m", "watcher", "alerts", "--json", "--config", str(path)],
+                                capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+        [row] = json.loads(listed.stdout)
+        assert [(d["status"], d["attempts"], d["reclaims"]) for d in row["deliveries"]] == [("sent", 1, 0), ("sent", 4, 0)]
+        assert all(d["target"].startswith("json://127.0.0.1:") and "/a" not in d["target"] for d in row["deliveries"])
 
 
 def test_a_notice_matching_three_rules_is_one_message_per_channel_naming_each_rule_and_its_text(

@@ -126,6 +126,7 @@ class DatabaseCollector:
                 now = ctx.clock()
                 counts = outbox.count_alerts(session)
                 oldest = outbox.oldest_pending_alert(session)
+                reclaims = outbox.count_reclaims(session)
                 health = repo.source_health(session, [s.name for s in ctx.settings.sources])
         except Exception as exc:  # the scrape must answer even when the database does not
             log.warning("metrics.database_unavailable", error=exc.__class__.__name__)
@@ -143,6 +144,12 @@ class DatabaseCollector:
         )
         age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         yield age
+        taken = GaugeMetricFamily(
+            "watcher_outbox_reclaimed_deliveries",
+            "Deliveries taken over from a holder that died before recording its send: each may have reached its target twice.",
+        )  # fmt: skip
+        taken.add_metric([], reclaims)
+        yield taken
         last = GaugeMetricFamily(
             "watcher_source_last_success_timestamp_seconds", "When each source was last polled successfully.",
             labels=["source"],
