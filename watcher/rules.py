@@ -32,13 +32,13 @@ from watcher.text import (
     Pattern,
     compile_regex,
     normalise_text,
+    one_line,
+    quote_sentence,
     re2_options,
 )
 from watcher.text import NON_ASCII as _NON_ASCII
 from watcher.text import fold as _fold
 from watcher.text import unhyphen as _unhyphen
-
-_SPACE = re.compile(r"\s+")
 
 _SET_SIZE = 512
 _SET_OPTIONS = re2_options(128 << 20)
@@ -345,11 +345,11 @@ class RuleIndex:
         matched: dict[str, None] = {}
         for pid in phrase_ids:
             part, start, end = text.from_norm(hits[pid], hits[pid] + self._phrase_info[pid][1])
-            matched[_SPACE.sub(" ", text.parts[part][start:end]).strip()] = None
+            matched[one_line(text.parts[part][start:end])] = None
         for _, rid in regex_hit:
             span = text.regex_spans.get(rid)
             if span is not None:
-                matched[_SPACE.sub(" ", text.original[span[0] : span[1]]).strip()[:200]] = None
+                matched[one_line(text.original[span[0] : span[1]])[:200]] = None
         return Match(rule=rule.name, matched=tuple(m for m in matched if m), sentence=sentence, channels=rule.channels)
 
 
@@ -369,73 +369,3 @@ def _regex_sets(
             regex_set = None  # too large for one program: search these patterns one by one
         sets.append((offset, regex_set, chunk))
     return sets
-
-
-_BOUNDARY = re.compile(  # one character class first, so that `re` skips quickly to candidates
-    r"""[.!?。！？；\n](?:(?<=[.!?])[.!?]*["'”’)\]]*\s+|(?<=[。！？；])[。！？；]*["'”’」』）)]*\s*"""
-    r"""|(?<=\n)\s*\n)"""
-)
-_LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)$")
-_ABBREVIATIONS = frozenset(
-    "no nos mr mrs ms dr st sec secs art arts para pp vol inc co corp ltd llc dept gov fed reg "
-    "vs cf approx est jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e u.s u.k u.n e.u "
-    "p.r.c u.s.c c.f.r".split()
-)
-
-
-def _ends_sentence(text: str, boundary: re.Match[str]) -> bool:
-    """False for a full stop after an abbreviation (`U.S.`, `No.`) or before a lowercase word."""
-    if text[boundary.start()] != ".":
-        return True
-    after = boundary.end()
-    if after < len(text) and text[after].islower():
-        return False
-    word = _LAST_WORD.search(text, max(0, boundary.start() - 12), boundary.start())
-    if word is None:
-        return True
-    token = word.group(1)
-    return not (token.lower() in _ABBREVIATIONS or (len(token) == 1 and token.isupper()))
-
-
-def quote_sentence(text: str, start: int, end: int, limit: int = 300) -> str:
-    """The sentence of `text` around `[start, end)`, whitespace collapsed, at most `limit` chars.
-
-    Sentences end at `. ! ?` followed by whitespace (not after `U.S.`, `No.` and the like), at
-    `。！？；`, and at blank lines. A longer sentence is cut around the hit, marked with "…".
-    """
-    start = max(0, min(start, len(text)))
-    end = max(start, min(end, len(text)))
-    lo, hi = max(0, start - limit), min(len(text), end + limit)
-    s, e = lo, hi
-    for m in _BOUNDARY.finditer(text, lo, start):
-        if _ends_sentence(text, m):
-            s = m.end()
-    for m in _BOUNDARY.finditer(text, end, hi):
-        if _ends_sentence(text, m):
-            e = m.end()
-            break
-    # No boundary within `limit` of the hit: the sentence goes on beyond the window.
-    cut_left, cut_right = s == lo and lo > 0, e == hi and hi < len(text)
-    if e - s <= limit and not (cut_left or cut_right):
-        return " ".join(text[s:e].split())
-    budget = max(1, limit - 2)
-    if end - start >= budget:
-        a, b = start, start + budget
-    else:
-        a = max(s, start - (budget - (end - start)) // 2)
-        b = min(e, a + budget)
-        a = max(s, b - budget)
-        a = _snap(text, a, start, forward=True) if a > s or cut_left else a
-        b = _snap(text, b, end, forward=False) if b < e or cut_right else b
-    left = "…" if a > s or cut_left else ""
-    right = "…" if b < e or cut_right else ""
-    return " ".join((left + text[a:b] + right).split())
-
-
-def _snap(text: str, cut: int, hit: int, forward: bool) -> int:
-    """Move a cut to the nearest space within 20 characters, never into the hit."""
-    if forward:
-        space = text.find(" ", cut, min(hit, cut + 20))
-        return space + 1 if space >= 0 else cut
-    space = text.rfind(" ", max(hit, cut - 20), cut)
-    return space if space >= 0 else cut

@@ -2,7 +2,9 @@
 
 The form rules and registry aliases compare text in (`normalise_text`: casefolded,
 compatibility-decomposed, runs of spaces, hyphens and dashes made one space), CJK ranges, what a
-word character is, and RE2 compilation of user-written regular expressions (linear time).
+word character is, RE2 compilation of user-written regular expressions (linear time), and the one
+sentence splitter (`split`, used by the extractor; `quote_sentence`, used to quote a rule's hit),
+with offsets into the original text so that evidence is quoted verbatim.
 """
 
 from __future__ import annotations
@@ -88,3 +90,111 @@ class _WordChars(dict[str, bool]):
 
 
 IS_WORD = _WordChars()
+
+
+def one_line(text: str | None) -> str:
+    """Every run of whitespace one space, trimmed: `"a\n  b "` → `"a b"`."""
+    return " ".join((text or "").split())
+
+
+# --- sentences ---------------------------------------------------------------------------
+
+_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}  # full-width ASCII block
+_FOLD.update({0x3000: 0x20, 0xA0: 0x20, 0x2009: 0x20, 0x202F: 0x20, 0x2002: 0x20, 0x2003: 0x20})
+_FOLD.update({0x2010: 0x2D, 0x2011: 0x2D})  # hyphen variants (en/em dashes stay: ranges)
+
+# Words that end with a period without ending the sentence ("Nov. 8", "U.S.", "No. 817").
+_ABBREV = frozenset(
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun "
+    "no nos mr mrs ms dr st sec secs art arts para paras p pp fig vol ch cf e.g i.e etc vs v inc ltd "
+    "llc co corp jr sr gen gov sen rep dept est approx u.s u.k e.u u.n p.r.c u.s.c c.f.r a.m p.m fed "
+    "reg cfr ed eds op seq viz al".split()
+)
+_END_RX = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"“‘(\[•A-Z0-9])|[。！？;；]|\n")
+_WORD_BEFORE = re.compile(r"([\w.]+)\Z")
+
+
+def normalize(text: str) -> str:
+    """Fold full-width characters and unusual spaces; the result has the same length."""
+    return text.translate(_FOLD)
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    if text[dot] != ".":
+        return False
+    m = _WORD_BEFORE.search(text, max(0, dot - 12), dot)
+    if m is None:
+        return False
+    word = m.group(1).lower()
+    # single letters ("J. Smith", not "Nov. 1. The"), dotted initialisms ("U.S."), abbreviations
+    return (
+        (len(word) == 1 and word.isalpha()) or word in _ABBREV or ("." in word and len(word) <= 6)
+    )
+
+
+def split(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences of normalised `text`, whitespace trimmed.
+
+    Boundaries: sentence punctuation followed by a capital/digit/bullet (unless after an
+    abbreviation), Chinese sentence punctuation, semicolons and line breaks (notices put one
+    date per line in their DATES sections).
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _END_RX.finditer(text):
+        if _is_abbreviation(text, m.start()):
+            continue
+        _add(text, start, m.start() + 1, spans)
+        start = m.end()
+    _add(text, start, len(text), spans)
+    return spans
+
+
+def _add(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
+
+def quote_sentence(text: str, start: int, end: int, limit: int = 300) -> str:
+    """The sentence of `text` around `[start, end)` (the boundaries of `split`, looked for only
+    within `limit` of the hit), whitespace collapsed, at most `limit` characters; a longer
+    sentence is cut around the hit, marked with "…"."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    lo, hi = max(0, start - limit), min(len(text), end + limit)
+    s, e = lo, hi
+    for m in _END_RX.finditer(text, lo, start):
+        if not _is_abbreviation(text, m.start()):
+            s = m.end()
+    for m in _END_RX.finditer(text, end, hi):
+        if not _is_abbreviation(text, m.start()):
+            e = m.start() + 1
+            break
+    # No boundary within `limit` of the hit: the sentence goes on beyond the window.
+    cut_left, cut_right = s == lo and lo > 0, e == hi and hi < len(text)
+    if e - s <= limit and not (cut_left or cut_right):
+        return " ".join(text[s:e].split())
+    budget = max(1, limit - 2)
+    if end - start >= budget:
+        a, b = start, start + budget
+    else:
+        a = max(s, start - (budget - (end - start)) // 2)
+        b = min(e, a + budget)
+        a = max(s, b - budget)
+        a = _snap(text, a, start, forward=True) if a > s or cut_left else a
+        b = _snap(text, b, end, forward=False) if b < e or cut_right else b
+    left = "…" if a > s or cut_left else ""
+    right = "…" if b < e or cut_right else ""
+    return " ".join((left + text[a:b] + right).split())
+
+
+def _snap(text: str, cut: int, hit: int, forward: bool) -> int:
+    """Move a cut to the nearest space within 20 characters, never into the hit."""
+    if forward:
+        space = text.find(" ", cut, min(hit, cut + 20))
+        return space + 1 if space >= 0 else cut
+    space = text.rfind(" ", max(hit, cut - 20), cut)
+    return space if space >= 0 else cut

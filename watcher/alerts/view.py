@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from watcher.models import Alert, AlertKind, Change
+from watcher.text import one_line
 
 # Slack's header block takes at most 150 characters; the subject stays under it, whole.
 SUBJECT_MAX = 149
@@ -35,7 +35,6 @@ SAID_BY_CHANGES = ("measure", "change", "finding")
 # Kinds whose sentence is watcher's own words, not evidence quoted from a notice.
 OWN_WORDS = (AlertKind.health, AlertKind.test)
 
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +79,6 @@ class View:
         if self.published:
             facts.append(("Published", self.published))
         return facts
-
-
-def one_line(text: str | None) -> str:
-    return _SPACE.sub(" ", text or "").strip()
 
 
 def is_update(alert: Alert) -> bool:
