@@ -390,3 +390,9 @@ def test_a_thousand_rules_over_six_thousand_items_finish_well_under_a_second() -
     print(f"\n1,000 rules × 6,000 items: {elapsed:.2f} s, {matched} matches")
     assert matched > 1000  # the items do hit rules: this times real work
     assert elapsed < 3.0  # the target is well under 1 s; the margin is for slow CI machines
+
+
+def test_a_hit_at_the_start_of_a_sentence_is_quoted_with_that_sentence_only() -> None:
+    text = "China suspends the controls until November 10, 2026. Gallium items are covered."
+    start = text.index("Gallium")
+    assert quote_sentence(text, start, start + 7) == "Gallium items are covered."

@@ -166,8 +166,9 @@ def quote_sentence(text: str, start: int, end: int, limit: int = 300) -> str:
     end = max(start, min(end, len(text)))
     lo, hi = max(0, start - limit), min(len(text), end + limit)
     s, e = lo, hi
-    for m in _END_RX.finditer(text, lo, start):
-        if not _is_abbreviation(text, m.start()):
+    # One character past the hit's start: a boundary's look-ahead needs to see the capital after it.
+    for m in _END_RX.finditer(text, lo, min(len(text), start + 1)):
+        if m.end() <= start and not _is_abbreviation(text, m.start()):
             s = m.end()
     for m in _END_RX.finditer(text, end, hi):
         if not _is_abbreviation(text, m.start()):
