@@ -38,13 +38,7 @@ async def poll_once(
     try:
         lease = max(settings.defaults.timeout, 30.0) * 2 + 60
 
-        def claim() -> dict[str, repo.SourceHealth | None]:
-            with ctx.sessions() as session, session.begin():
-                names = repo.claim_sources(session, [s.name for s in chosen], ctx.owner, ctx.clock(), lease, due_only=False)
-                states = repo.source_health(session, names)  # one query for the whole cycle
-                return {name: states.get(name) for name in names}
-
-        claimed = await asyncio.to_thread(claim)
+        claimed = await ctx.db.write(repo.claim_for_poll, [s.name for s in chosen], ctx.owner, ctx.clock(), lease)
         busy = [SourceOutcome(s.name, "busy", error="polled by another process right now") for s in chosen if s.name not in claimed]
         outcomes = await _run_all(ctx, [(s, claimed[s.name]) for s in chosen if s.name in claimed], progress)
         report = await deliver_due(ctx)
@@ -238,11 +232,7 @@ async def retry_alerts(settings: Settings, alert_id: int | None, all_: bool) -> 
     try:
         ids = None if all_ else [alert_id] if alert_id is not None else []
 
-        def requeue() -> int:
-            with ctx.sessions() as session, session.begin():
-                return outbox.requeue_alerts(session, ids, ctx.clock())
-
-        await asyncio.to_thread(requeue)
+        await ctx.db.write(outbox.requeue_alerts, ids, ctx.clock())
         return await deliver_due(ctx, ids=ids, ignore_backoff=True, limit=10_000)
     finally:
         await close_context(ctx)

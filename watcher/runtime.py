@@ -159,14 +159,10 @@ async def keep_leases(ctx: Context) -> None:
     long work keeps its claim, and a replica that dies loses it within one lease period."""
     lease = ctx.settings.lease
 
-    def renew() -> tuple[int, int]:
-        with ctx.sessions() as session, session.begin():
-            return repo.renew_leases(session, ctx.owner, ctx.clock(), lease)
-
     while True:
         await asyncio.sleep(lease / 3)
         try:
-            await asyncio.to_thread(renew)
+            await ctx.db.write(repo.renew_leases, ctx.owner, ctx.clock(), lease)
         except Exception as exc:  # the database may be back at the next turn
             log.warning("lease.renew_failed", error=exc.__class__.__name__)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.orm import Session
 
 from watcher import metrics
 from watcher import settings as settings_mod
@@ -95,7 +96,7 @@ class Service:
         enabled = {s.name: s for s in ctx.settings.sources if s.enabled}
         if not enabled:
             return
-        claimed = await asyncio.to_thread(self._claim_due, ctx, list(enabled))
+        claimed = await ctx.db.write(repo.claim_due_sources, list(enabled), ctx.owner, ctx.clock(), ctx.settings.lease)
         for name in claimed:
             task = asyncio.create_task(self._poll(ctx, enabled[name]), name=f"source:{name}")
             self.inflight.add(task)
@@ -104,13 +105,6 @@ class Service:
     @staticmethod
     async def _poll(ctx: Context, source: settings_mod.SourceBase) -> None:
         metrics.observe_poll(await run_source(ctx, source))
-
-    @staticmethod
-    def _claim_due(ctx: Context, names: list[str]) -> list[str]:
-        now = ctx.clock()
-        with ctx.sessions() as session, session.begin():
-            due = repo.due_source_names(session, now, names, limit=500)
-            return repo.claim_sources(session, due, ctx.owner, now, ctx.settings.lease)
 
     async def deliver(self) -> None:
         from watcher.deliver import deliver_due
@@ -135,13 +129,9 @@ class Service:
         hk = ctx.settings.housekeeping
         now = ctx.clock()
 
-        def work() -> tuple[int, int]:
-            with ctx.sessions() as session, session.begin():
-                items = repo.delete_old_items(session, now - dt.timedelta(seconds=hk.item_retention))
-                attempts = outbox.delete_old_attempts(session, now - dt.timedelta(seconds=hk.attempt_retention))
-                return items, attempts
-
-        items, attempts = await asyncio.to_thread(work)
+        items, attempts = await ctx.db.write(
+            _retention, now - dt.timedelta(seconds=hk.item_retention), now - dt.timedelta(seconds=hk.attempt_retention)
+        )
         log.info("housekeeping.done", items_deleted=items, attempts_deleted=attempts)
 
     async def remind(self) -> None:
@@ -153,12 +143,8 @@ class Service:
         if ctx is None or self.stopping.is_set() or not ctx.settings.reminders.enabled:
             return
 
-        def work() -> int:
-            with ctx.sessions() as session, session.begin():
-                return send_reminders(session, ctx.settings, ctx.clock(), ctx.targets)
-
         try:
-            enqueued = await asyncio.to_thread(work)
+            enqueued = await ctx.db.write(send_reminders, ctx.settings, ctx.clock(), ctx.targets)
         except Exception as exc:  # a database hiccup: the next tick tries again
             log.error("reminders.failed", error=str(exc), reason=exc.__class__.__name__)
             return
@@ -195,11 +181,7 @@ class Service:
             log.warning("service.stop_timeout", waiting="deliveries")
         ctx = self.ctx
         if ctx is not None:
-            def release() -> None:
-                with ctx.sessions() as session, session.begin():
-                    repo.release_sources(session, ctx.owner)
-                    outbox.release_claims(session, ctx.owner)
-            await asyncio.to_thread(release)
+            await ctx.db.write(_release, ctx.owner)
         if self.leader is not None:
             await asyncio.to_thread(self.leader.dispose)
         if self.http is not None:
@@ -217,3 +199,13 @@ class Service:
         await self.poll_due()
         await self.stopping.wait()
         await self.stop()
+
+
+def _retention(session: Session, items_before: dt.datetime, attempts_before: dt.datetime) -> tuple[int, int]:
+    return repo.delete_old_items(session, items_before), outbox.delete_old_attempts(session, attempts_before)
+
+
+def _release(session: Session, owner: str) -> None:
+    """Give back what this replica holds (shutdown): its sources, and its unsent deliveries."""
+    repo.release_sources(session, owner)
+    outbox.release_claims(session, owner)

@@ -122,6 +122,20 @@ def _claim_stmt(due_only: bool):  # type: ignore[no-untyped-def]
     return _STATEMENTS[key]
 
 
+def claim_due_sources(session: Session, names: Sequence[str], owner: str, now: dt.datetime, lease: float) -> list[str]:
+    """The service's tick: lease the due sources among `names` (at most 500 at a time)."""
+    return claim_sources(session, due_source_names(session, now, names, limit=500), owner, now, lease)
+
+
+def claim_for_poll(
+    session: Session, names: Sequence[str], owner: str, now: dt.datetime, lease: float
+) -> dict[str, SourceHealth | None]:
+    """`poll --once`: lease the named sources that are free, due or not, with their state (one query)."""
+    claimed = claim_sources(session, names, owner, now, lease, due_only=False)
+    states = source_health(session, claimed)
+    return {name: states.get(name) for name in claimed}
+
+
 def due_source_names(
     session: Session, now: dt.datetime, names: Sequence[str], limit: int
 ) -> list[str]:
