@@ -54,12 +54,15 @@ class Item:
     events: tuple[Event, ...] = ()
     # Source-specific facts for reconciliation and display (document number, type, agencies…).
     extra: dict[str, str] = field(default_factory=dict)
+    # An update that is the same notice again (the Federal Register's published version of a
+    # public-inspection document): its findings are told, its rule matches are not told again.
+    quiet_update: bool = False
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         # Items travel back from the parse workers by the thousand: a plain tuple of the fields
         # pickles and loads several times faster than a slotted dataclass's default state.
         return (Item, (self.source, self.key, self.title, self.link, self.published, self.summary,
-                       self.text, self.content_hash, self.tags, self.events, self.extra))  # fmt: skip
+                       self.text, self.content_hash, self.tags, self.events, self.extra, self.quiet_update))  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

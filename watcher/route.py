@@ -82,7 +82,7 @@ def route(
 def _hits(change: Changed, matches: Sequence[Match], rules: RuleIndex) -> list[tuple[Match, RuleHit]]:
     """Each matching rule as told in the message; none for an update its source calls quiet
     (the same notice published again: only its findings are told)."""
-    if change.kind == "update" and change.item.extra.get("quiet_update"):
+    if change.kind == "update" and change.item.quiet_update:
         return []
     out = []
     for match in matches:

@@ -140,9 +140,6 @@ def document_item(doc: dict[str, Any], source: Any) -> Item:
     ]
     events = document_events(doc, published)
     extra = {
-        # The published version of a document seen on public inspection is the same notice: its
-        # update brings findings (the dates are structured now) but no second rule alert.
-        "quiet_update": "published version of a public inspection document",
         "document_number": number, "type": str(doc.get("type") or ""), "stage": "published",
         "agencies": _agencies(doc), "cfr_references": _cfr(doc), "html_url": str(doc.get("html_url") or ""),
         "docket_ids": ", ".join(map(str, doc.get("docket_ids") or [])),
@@ -150,9 +147,10 @@ def document_item(doc: dict[str, Any], source: Any) -> Item:
     }  # fmt: skip
     if any("before_publication" in e.flags for e in events):
         extra["suspicious"] = "a structured date falls before the publication date"
-    return _item(
-        source, number, title, doc, published, _clean(doc.get("abstract")), lines, events, extra
-    )
+    # The published version of a document seen on public inspection is the same notice: its
+    # update brings findings (the dates are structured now) but no second rule alert.
+    return replace(_item(source, number, title, doc, published, _clean(doc.get("abstract")), lines, events, extra),
+                   quiet_update=True)  # fmt: skip
 
 
 def inspection_item(doc: dict[str, Any], source: Any) -> Item:
