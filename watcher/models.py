@@ -121,6 +121,14 @@ class AlertKind(StrEnum):
     test = "test"  # `watcher notify-test`
 
 
+class Status(StrEnum):
+    """Where an alert, or one of its deliveries, stands in the outbox."""
+
+    pending = "pending"  # to be sent (again): due at its next attempt
+    sent = "sent"
+    dead = "dead"  # given up (`watcher alerts retry` sends it again)
+
+
 @dataclass(frozen=True, slots=True)
 class RuleHit:
     """One watch rule that matched the notice: its name, the text it matched (as written in the

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from watcher.db.tables import AlertRow, DeliveryAttempt, DeliveryRow
-from watcher.models import Alert, Change, RuleHit
+from watcher.models import Alert, Change, RuleHit, Status
 
 # A channel's targets as the outbox needs them: (stable key, redacted label) per URL.
 Targets = Mapping[str, Sequence[tuple[str, str]]]
@@ -91,7 +91,7 @@ def enqueue(
             continue
         new += 1
         for key, label in targets.get(alert.channel) or ((LEGACY, ""),):
-            deliveries.append(dict(alert_id=row[0], target=key, label=label, status="pending", attempts=0,
+            deliveries.append(dict(alert_id=row[0], target=key, label=label, status=Status.pending, attempts=0,
                                    next_attempt_at=now, reclaims=0, created_at=now))  # fmt: skip
     if deliveries:
         session.execute(insert(DeliveryRow), deliveries)
@@ -101,7 +101,7 @@ def enqueue(
 def _alert_values(a: Alert, item_id: int | None, now: dt.datetime) -> dict[str, object]:
     return dict(
         dedup_key=a.dedup_key, channel=a.channel, kind=str(a.kind), rule=a.rule[:200], source=a.source,
-        item_id=item_id, title=a.title, link=a.link, payload=payload(a), status="pending", attempts=0,
+        item_id=item_id, title=a.title, link=a.link, payload=payload(a), status=Status.pending, attempts=0,
         next_attempt_at=now, created_at=now,
     )  # fmt: skip
 
@@ -193,7 +193,7 @@ def claim_deliveries(
     oldest first. A lease that ran out without a record (its holder died mid-send) is taken
     over and counted in `reclaims`."""
     free = or_(DeliveryRow.claimed_until.is_(None), DeliveryRow.claimed_until <= now)
-    query = select(DeliveryRow.id, DeliveryRow.claimed_by).where(free, DeliveryRow.status == "pending")
+    query = select(DeliveryRow.id, DeliveryRow.claimed_by).where(free, DeliveryRow.status == Status.pending)
     if alert_ids is not None:
         query = query.where(DeliveryRow.alert_id.in_(list(alert_ids)))
     elif not ignore_backoff:
@@ -229,11 +229,11 @@ def record_delivery(
                                 error=error, duration=duration, worker=owner))  # fmt: skip
     values: dict[str, object] = dict(attempts=DeliveryRow.attempts + 1, claimed_by=None, claimed_until=None)
     if error is None:
-        values.update(status="sent", sent_at=now, last_error=None)
+        values.update(status=Status.sent, sent_at=now, last_error=None)
     elif dead:
-        values.update(status="dead", last_error=error)
+        values.update(status=Status.dead, last_error=error)
     else:
-        values.update(status="pending", last_error=error, next_attempt_at=next_attempt_at or now)
+        values.update(status=Status.pending, last_error=error, next_attempt_at=next_attempt_at or now)
     session.execute(update(DeliveryRow).where(DeliveryRow.id == d.id).values(**values))
     return _sum_up(session, d.alert_id, now, error)
 
@@ -243,14 +243,14 @@ def _sum_up(session: Session, alert_id: int, now: dt.datetime, error: str | None
         select(DeliveryRow.status, DeliveryRow.next_attempt_at).where(DeliveryRow.alert_id == alert_id)
     ).all()
     states = {s for s, _ in rows}
-    status = "pending" if "pending" in states else "dead" if "dead" in states else "sent"
-    pending_next = [n for s, n in rows if s == "pending"]
+    status = Status.pending if Status.pending in states else Status.dead if Status.dead in states else Status.sent
+    pending_next = [n for s, n in rows if s == Status.pending]
     values: dict[str, object] = dict(status=status, attempts=AlertRow.attempts + 1)
     if pending_next:
         values["next_attempt_at"] = min(pending_next)
     if error is not None:
         values["last_error"] = error
-    elif status == "sent":
+    elif status == Status.sent:
         values.update(sent_at=now, last_error=None)
     session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
     return status
@@ -259,13 +259,13 @@ def _sum_up(session: Session, alert_id: int, now: dt.datetime, error: str | None
 def requeue_alerts(session: Session, ids: Sequence[int] | None, now: dt.datetime) -> int:
     """Make the unsent deliveries of dead and pending alerts due now (`watcher alerts retry`).
     Deliveries that succeeded are never sent again. Returns how many alerts."""
-    alerts = update(AlertRow).where(AlertRow.status.in_(["pending", "dead"]))
-    deliveries = update(DeliveryRow).where(DeliveryRow.status.in_(["pending", "dead"]))
+    alerts = update(AlertRow).where(AlertRow.status.in_([Status.pending, Status.dead]))
+    deliveries = update(DeliveryRow).where(DeliveryRow.status.in_([Status.pending, Status.dead]))
     if ids is not None:
         alerts = alerts.where(AlertRow.id.in_(list(ids)))
         deliveries = deliveries.where(DeliveryRow.alert_id.in_(list(ids)))
-    session.execute(deliveries.values(status="pending", next_attempt_at=now))
-    return session.execute(alerts.values(status="pending", next_attempt_at=now)).rowcount or 0
+    session.execute(deliveries.values(status=Status.pending, next_attempt_at=now))
+    return session.execute(alerts.values(status=Status.pending, next_attempt_at=now)).rowcount or 0
 
 
 # ---------------------------------------------------------------- reading, leases, retention
@@ -309,7 +309,7 @@ def count_reclaims(session: Session) -> int:
 
 def renew_claims(session: Session, owner: str, until: dt.datetime) -> int:
     res = session.execute(
-        update(DeliveryRow).where(DeliveryRow.claimed_by == owner, DeliveryRow.status == "pending")
+        update(DeliveryRow).where(DeliveryRow.claimed_by == owner, DeliveryRow.status == Status.pending)
         .values(claimed_until=until)
     )  # fmt: skip
     return res.rowcount or 0
@@ -323,7 +323,7 @@ def release_claims(session: Session, owner: str) -> None:
 
 
 def delete_old_attempts(session: Session, before: dt.datetime) -> int:
-    sent = select(AlertRow.id).where(AlertRow.status == "sent")
+    sent = select(AlertRow.id).where(AlertRow.status == Status.sent)
     res = session.execute(
         delete(DeliveryAttempt).where(
             and_(DeliveryAttempt.attempted_at < before, DeliveryAttempt.alert_id.in_(sent))
@@ -334,4 +334,4 @@ def delete_old_attempts(session: Session, before: dt.datetime) -> int:
 
 def oldest_pending_alert(session: Session) -> dt.datetime | None:
     """When the oldest alert still waiting to be sent was enqueued (metrics: outbox age)."""
-    return session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == "pending"))
+    return session.scalar(select(func.min(AlertRow.created_at)).where(AlertRow.status == Status.pending))
