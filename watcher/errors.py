@@ -30,6 +30,7 @@ class Reason(enum.StrEnum):
     access_denied = "access_denied"  # a 200 answer that is a bot wall ("Request Access"), not the data
     config = "config"
     delivery = "delivery"
+    database = "database"  # the database refused a write (locked, full, unreachable)
     unknown = "unknown"
 
 

@@ -12,6 +12,7 @@ transaction. `deliver.deliver_due()` drains the outbox.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -36,29 +37,56 @@ UNREAD: Any = object()  # run_source reads the source's state itself
 async def run_source(ctx: Context, source: SourceBase, state: repo.SourceHealth | None = UNREAD) -> SourceOutcome:
     """Fetch one source (already claimed by `ctx.owner`) and carry what it yields to the outbox.
     `state`: the source's stored state, when the caller read it (one query for a whole cycle)."""
-    async with ctx.inflight:
-        started = asyncio.get_running_loop().time()
-        state = await ctx.db.read(repo.source_state, source.name) if state is UNREAD else state
-        poll = poll_for(ctx, source, state)                                     # validators, cursor, backfill
+    ctx.polling.add(source.name)
+    try:
+        async with ctx.inflight:
+            return await _run_source(ctx, source, state)
+    finally:
+        ctx.polling.discard(source.name)
+
+
+async def _run_source(ctx: Context, source: SourceBase, state: repo.SourceHealth | None) -> SourceOutcome:
+    started = asyncio.get_running_loop().time()
+    state = await ctx.db.read(repo.source_state, source.name) if state is UNREAD else state
+    poll = poll_for(ctx, source, state)                                     # validators, cursor, backfill
+    try:
+        collected = await sources.collect(poll, source)                     # fetch + parse (+ matches)
+    except Exception as exc:
+        outcome = await write(ctx, source, state, commit_failure, failure_plan(ctx, source, state, exc))
+    else:
+        changes = await ctx.db.read(repo.changed_items, source.name, collected.items)   # new / updated
+        matches = collected.matches or match_all(ctx, changes)             # rules
+        measures = await ctx.measures()                                     # one snapshot
+        events = await extract(ctx, findings.wanted([c.item for c in changes], matches, measures))
+        proposed = findings.propose([c.item for c in changes], events, measures, matches)  # pure
+        messages = route(changes, matches, proposed, measures, ctx.rules,
+                         ctx.settings.default_channels(), poll.quiet_before)  # pure  # fmt: skip
+        plan = PollPlan(source, ctx.owner, ctx.clock(), next_due(ctx, source), collected.result,
+                        collected.items, collected.cursor, state, health.policy(ctx.settings, source),
+                        ctx.targets, proposed, messages)  # fmt: skip
+        outcome = await write(ctx, source, state, commit, plan)             # the one write
+    if outcome.alerts:
+        ctx.alerts_enqueued.set()
+    return _timed(outcome, started)
+
+
+async def write(ctx: Context, source: SourceBase, state: repo.SourceHealth | None, fn: Any, plan: Any) -> SourceOutcome:
+    """The poll's one write. When the database refuses it, the failure is recorded instead
+    (reason `database`, backing off, visible in `watcher sources`); when that fails too, the
+    lease is released or, failing that, left to run out: the source is polled again either way."""
+    try:
+        return await ctx.db.write(fn, plan)
+    except Exception as exc:
+        log.error("source.store_failed", source=source.name, reason="database", error=f"{exc.__class__.__name__}: {exc}"[:300])
+        error = WatcherError(f"database error while storing the poll: {exc.__class__.__name__}", Reason.database)
+    if fn is not commit_failure:
         try:
-            collected = await sources.collect(poll, source)                     # fetch + parse (+ matches)
+            return await ctx.db.write(commit_failure, failure_plan(ctx, source, state, error))
         except Exception as exc:
-            outcome = await ctx.db.write(commit_failure, failure_plan(ctx, source, state, exc))
-        else:
-            changes = await ctx.db.read(repo.changed_items, source.name, collected.items)   # new / updated
-            matches = collected.matches or match_all(ctx, changes)             # rules
-            measures = await ctx.measures()                                     # one snapshot
-            events = await extract(ctx, findings.wanted([c.item for c in changes], matches, measures))
-            proposed = findings.propose([c.item for c in changes], events, measures, matches)  # pure
-            messages = route(changes, matches, proposed, measures, ctx.rules,
-                             ctx.settings.default_channels(), poll.quiet_before)  # pure  # fmt: skip
-            plan = PollPlan(source, ctx.owner, ctx.clock(), next_due(ctx, source), collected.result,
-                            collected.items, collected.cursor, state, health.policy(ctx.settings, source),
-                            ctx.targets, proposed, messages)  # fmt: skip
-            outcome = await ctx.db.write(commit, plan)                          # the one write
-        if outcome.alerts:
-            ctx.alerts_enqueued.set()
-        return _timed(outcome, started)
+            log.error("source.failure_not_recorded", source=source.name, error=exc.__class__.__name__)
+    with contextlib.suppress(Exception):
+        await ctx.db.write(repo.release_sources, ctx.owner, (source.name,))
+    return SourceOutcome(source.name, "failed", error=error.message, reason=error.reason.value)
 
 
 def poll_for(ctx: Context, source: SourceBase, state: repo.SourceHealth | None) -> sources.Poll:

@@ -60,6 +60,8 @@ class Context:
     # Sources between their fetch and their write: bounds the bodies and items held in memory
     # when fetching outruns the database (build_context sets it to `fetch.max_connections`).
     inflight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
+    # The sources this context is polling now: only their leases are renewed (`keep_leases`).
+    polling: set[str] = field(default_factory=set)
     _targets: LazyTargets | None = None
     _measures: tuple[float, asyncio.Future[list[Measure]]] | None = None
 
@@ -162,7 +164,7 @@ async def keep_leases(ctx: Context) -> None:
     while True:
         await asyncio.sleep(lease / 3)
         try:
-            await ctx.db.write(repo.renew_leases, ctx.owner, ctx.clock(), lease)
+            await ctx.db.write(repo.renew_leases, ctx.owner, ctx.clock(), lease, tuple(ctx.polling))
         except Exception as exc:  # the database may be back at the next turn
             log.warning("lease.renew_failed", error=exc.__class__.__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
@@ -221,22 +221,26 @@ def _owned(owner: str):  # type: ignore[no-untyped-def]
     return or_(SourceState.lease_owner == owner, SourceState.lease_owner.is_(None))
 
 
-def renew_leases(session: Session, owner: str, now: dt.datetime, lease: float) -> tuple[int, int]:
-    """Push out the expiry of every source and delivery `owner` holds (work still in progress).
+def renew_leases(
+    session: Session, owner: str, now: dt.datetime, lease: float, sources: Collection[str] | None = None
+) -> tuple[int, int]:
+    """Push out the expiry of the sources (all, or those named: the ones still being polled) and
+    deliveries `owner` holds, work still in progress. A lease left behind by a poll that could not
+    record its end is not renewed: it runs out and the source is polled again.
     Returns how many sources and deliveries."""
     until = now + dt.timedelta(seconds=lease)
-    sources = session.execute(
-        update(SourceState).where(SourceState.lease_owner == owner).values(lease_expires_at=until)
-    )
-    return sources.rowcount or 0, outbox.renew_claims(session, owner, until)
+    query = update(SourceState).where(SourceState.lease_owner == owner)
+    if sources is not None:
+        query = query.where(SourceState.name.in_(list(sources)))
+    renewed = session.execute(query.values(lease_expires_at=until)).rowcount or 0
+    return renewed, outbox.renew_claims(session, owner, until)
 
 
-def release_sources(session: Session, owner: str) -> None:
-    session.execute(
-        update(SourceState)
-        .where(SourceState.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None)
-    )
+def release_sources(session: Session, owner: str, names: Collection[str] | None = None) -> None:
+    query = update(SourceState).where(SourceState.lease_owner == owner)
+    if names is not None:
+        query = query.where(SourceState.name.in_(list(names)))
+    session.execute(query.values(lease_owner=None, lease_expires_at=None))
 
 
 # ---------------------------------------------------------------- items
