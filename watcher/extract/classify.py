@@ -62,7 +62,7 @@ _FRAME_BEFORE = re.compile(r"^\W*(?:[A-Za-z][A-Za-z ]{0,30}:\s*)?on\s*\Z", re.I)
 _FRAME_AFTER = re.compile(
     r"[,\s]+(?:[\w.'’()-]+\s+){0,6}?(?:imposed|adopted|issued|announced|signed|published|determined"
     r"|released|approved|decided|initiated|launched|added|designated|unveiled|introduced|sent"
-    r"|notified|struck|agreed|held)\b",
+    r"|notified|struck|agreed|held|confirmed)\b",
     re.I,
 )
 # "LONDON, Nov 26 (Reuters) -": a wire dateline names the day of the report

@@ -147,7 +147,7 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"announc(?:e|ed|es|ing|ement)|(?:issued|published|posted|released"
         r"|filed|signed|adopted|enacted|approved|initiated|launched|unveiled|proposed|declared"
-        r"|reported)|said|says|told|stated|agreed|reached|struck|concluded|discussed|wrote|noted|today"
+        r"|reported|publishing|publishes)|said|says|told|stated|agreed|reached|struck|concluded|discussed|wrote|noted|today"
         r"|ruled|upheld|sued",
     ),
     (
@@ -177,6 +177,14 @@ _EN: list[tuple[str, str, str]] = [
         r"to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?\s*(?:percent|per\s+cent"
         r"|%\s*(?:on|from|starting|beginning|effective|as\s+of))",
     ),
+    # "duties will increase on Jan 1 to 30%": a rate step named right after the date
+    (
+        "EFF",
+        "R",
+        r"to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?\s*(?:percent|per\s+cent|%)",
+    ),
+    # "the CVDs are due from 30 October": duties owed from a day on (a start, not a deadline)
+    ("FROM", "L", r"(?:due|payable|owed|chargeable)\s+(?:as\s+)?from"),
     # applying for a licence or an authorisation is the way to obtain it (a compliance step)
     (
         "CMP",
@@ -231,7 +239,8 @@ _EN: list[tuple[str, str, str]] = [
         r"|decreas(?:e|es|ed|ing)|step(?:s|ped|ping)?\s+up|go(?:es|ing)?\s+up)"
         r"(?:\s+\w+){0,3}?\s+to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?"
         r"|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d|as\s+(?:the|its)\s+(?:start|effective)\s+date"
-        r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?|resum(?:e|es|ed|ing)",
+        r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?|resum(?:e|es|ed|ing)"
+        r"|(?:fully\s+)?in\s+place|br(?:ing|ings|ought)\s+in",
     ),  # "to 25" (+ "%": no \b after it)
     (
         "SUS",
@@ -315,6 +324,8 @@ _ZH: list[tuple[str, str, str]] = [
         r"(?:[发發][布佈]的|的)?(?:公告|通知|[决決]定|令|[声聲]明|文件|函|[协協]议|[协協]議)",
     ),
     ("REF", "L", r"根据|根據|依据|依據"),
+    # "2025年4月2日第14257号行政命令": the date of a numbered document
+    ("REF", "R", r"第\s*\d+\s*[号號]"),
     ("CUT", "B", r"[装裝][运運]|[启啟][运運]|离港|離港|出[运運]|[运運][输輸]途中|在途|[运運]抵"),
     ("SINCE", "R", r"以[来來]"),
     ("SINCE", "L", r"自从|自從"),

@@ -39,7 +39,8 @@ _DATE_RX = re.compile(
     + _ORD
     + r"(?![\d:])(?:,?\s+(?P<year>(?:19|20)\d\d)(?!\d))?"
     # day month [year]: "8 November 2025", "the 1st of December"
-    r"|(?<![\d.,$])\b(?P<day2>\d{1,2})"
+    # (a label run into the date, "Coming into force18th April 2025", as some renderings store it)
+    r"|(?<![\d.,$])(?:\b|(?<=[a-z]))(?P<day2>\d{1,2})"
     + _ORD
     + r"\s+(?:of\s+)?(?P<mon2>"
     + _MONTH
@@ -105,7 +106,7 @@ _DATE_NEXT = re.compile(
 _NEWS_LEAD = re.compile(
     r"(?:effective|starting|beginning|from|until|till|through|by|as\s+of|expir(?:e|es|ed|ing)"
     r"|(?:take|takes|took|taking)\s+effect|in\s+(?:force|effect)"
-    r"|(?:come|comes|came|coming|go|goes|went|going|entered|enters?)\s+into\s+(?:force|effect)"
+    r"|(?:come|comes|came|coming|go|goes|went|going|entered|enters?|entering)\s+into\s+(?:force|effect)"
     r"|kick(?:s|ed)?\s+in|laps(?:e|es|ed)|no\s+later\s+than)"
     r"\s+(?:at\s+)?(?:(?:" + TIME_EN + r")\s*(?:\(?(?:" + TZ_EN + r")\)?)?\s*)?(?:on\s+)?\Z",
     re.I,
