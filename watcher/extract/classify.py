@@ -174,6 +174,9 @@ def _option(cue: Cue, sentence: str, g: Group, left_of_date: bool, p: Params):
     word = sentence[cue.start : cue.end].lower()
     if family == "UNTIL" and dist > 2 and word == "to":
         return None  # "to 125% effective ...": only "to <date>" means "until"
+    if family == "EFF" and word[:3] == "to " and "%" not in word and "cent" not in word:
+        if sentence[cue.end : cue.end + 1] != "%":
+            return None  # "on Jan 1 to 30%" is a rate step; "to 3 p.m." is not
     if (
         family == "REF"
         and p.attributive

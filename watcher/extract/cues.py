@@ -181,7 +181,7 @@ _EN: list[tuple[str, str, str]] = [
     (
         "EFF",
         "R",
-        r"to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?\s*(?:percent|per\s+cent|%)",
+        r"to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?(?:\s*(?:percent|per\s+cent))?",  # + "%"
     ),
     # "the CVDs are due from 30 October": duties owed from a day on (a start, not a deadline)
     ("FROM", "L", r"(?:due|payable|owed|chargeable)\s+(?:as\s+)?from"),
@@ -232,12 +232,12 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"effective(?:\s+date)?|tak(?:e|es|en|ing)\s+effect|took\s+effect"
         r"|(?:go|goes|going|went|gone)\s+into\s+effect|(?:come|comes|came|coming)\s+into\s+(?:force|effect)"
-        r"|ent(?:er|ers|ered|ry)\s+into\s+force|in\s+(?:effect|force)|appl(?:y|ies|ied)|applicable"
+        r"|ent(?:er|ers|ered|ering|ry)\s+into\s+force|in\s+(?:effect|force)|appl(?:y|ies|ied)|applicable"
         r"|implement(?:s|ed|ation)?|kick(?:s|ed)?\s+in|impos(?:e|ed|es|ition)|levied|collect(?:ed|ion)?"
         r"|(?:ris(?:e|es|ing)|rose|increas(?:e|es|ed|ing)|rais(?:e|es|ed|ing)|climb(?:s|ed|ing)?"
         r"|jump(?:s|ed|ing)?|fall(?:s|ing)?|drop(?:s|ped|ping)?|reduc(?:e|es|ed|ing)|lower(?:s|ed|ing)?"
         r"|decreas(?:e|es|ed|ing)|step(?:s|ped|ping)?\s+up|go(?:es|ing)?\s+up)"
-        r"(?:\s+\w+){0,3}?\s+to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?"
+        r"(?:\s+[a-z]+){0,3}?\s+to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?"
         r"|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d|as\s+(?:the|its)\s+(?:start|effective)\s+date"
         r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?|resum(?:e|es|ed|ing)"
         r"|(?:fully\s+)?in\s+place|br(?:ing|ings|ought)\s+in",

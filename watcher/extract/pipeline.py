@@ -194,8 +194,15 @@ def _sentence_events(
     spans = [(m.start, m.end) for m in mentions]
     if zh and "《" in sentence:  # a document's title in 《》 holds no verb about the dates
         spans += [(m.start(), m.end()) for m in _TITLE.finditer(sentence)]
+    scanned = sentence
+    glued = [m.start for m in mentions if m.start and "a" <= sentence[m.start - 1].lower() <= "z"]
+    if glued:  # "Coming into force18th April 2025": the label's last word ends at the date
+        chars = list(sentence)
+        for i in glued:
+            chars[i] = " "
+        scanned = "".join(chars)
     found = [
-        c for c in cues.scan(sentence, zh) if not any(c.start < e and c.end > s for s, e in spans)
+        c for c in cues.scan(scanned, zh) if not any(c.start < e and c.end > s for s, e in spans)
     ]
     classify.attach(sentence, found, groups, classify.ZH if zh else classify.EN)
     if column:
