@@ -345,7 +345,8 @@ def test_wire_datelines_and_chinese_cut_offs_are_not_deadlines() -> None:
     text = "LONDON, Nov 26 (Reuters) - Britain will scrap the relief, Reeves said."
     assert _run(text, "2025-11-27") == []
     text = "在8月7日前已装船并处于运输途中、且在10月5日前入境的货物，不适用新税率。"
-    assert _run(text, "2025-08-07") == []
+    # the shipping cut-off is not recorded; the last day of entry closes the in-transit window
+    assert _pairs(_run(text, "2025-08-07")) == {("2025-10-05", "expiry")}
 
 
 def test_through_and_including_closes_a_range() -> None:
@@ -393,9 +394,10 @@ def test_weekdays_and_today_after_a_milestone_word_resolve_against_publication()
     assert _run("Talks will begin Monday in Geneva, officials said on Friday.", "2025-08-28") == []
 
 
-def test_cut_off_words_govern_every_date_of_their_clause() -> None:
+def test_cut_off_words_govern_their_date_and_the_window_end_is_an_expiry() -> None:
     text = "Goods shipped before March 10 and imported by April 12 will be exempt."
-    assert _run(text, "2025-03-04") == []
+    assert _pairs(_run(text, "2025-03-04")) == {("2025-04-12", "expiry")}
+    assert _run("Goods already in transit before June 2 are not affected.", "2025-05-30") == []
     text = "Importers have until May 1 to weigh in on the investigation."
     assert _pairs(_run(text, "2025-04-03")) == {("2025-05-01", "comment_deadline")}
 
@@ -441,7 +443,7 @@ def test_reporting_periods_cut_off_windows_and_licence_expiry() -> None:
         "For goods shipped before March 10, 2025 and imported between March 10 and April 12, "
         "2025, no additional tariffs will be levied."
     )
-    assert _run(text, "2025-03-04") == []
+    assert _pairs(_run(text, "2025-03-04")) == {("2025-04-12", "expiry")}
     assert ("2025-10-29", "expiry") in _pairs(_run("该许可于10月29日到期。", "2025-10-01"))
     text = "該措施原訂於12月1日起實施，暫停期限至2026年11月10日止。"
     assert _pairs(_run(text, "2025-11-08")) == {("2026-11-10", "expiry")}

@@ -22,7 +22,7 @@ _WEIGHT = {
     "EFF": 1.0, "SUS": 0.9, "END": 1.0, "EXT": 0.6, "COM": 0.8, "REQ": 0.6, "APPEAR": 0.9,
     "CMP": 0.9, "PAY": 0.7, "RPT": 0.5, "NEGOT": 0.7, "PUBL": 0.8, "DL": 0.9,
     "EVENT": 0.9, "MEET": 1.0, "REF": 1.0, "OPEN": 1.0, "CUT": 0.8, "SUP": 1.0, "SUP2": 1.0,
-    "OLD": 1.0,
+    "OLD": 1.0, "INV": 1.0,
 }  # fmt: skip
 
 
@@ -249,6 +249,7 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
     _share_topics(groups)
     _spread_cut_off(sentence, cues, groups, p)
     _governing_suspension(sentence, cues, groups)
+    _transit_window(sentence, cues, groups, p)
     _governing_removal(sentence, cues, groups)
     _moved_meeting(sentence, cues, groups)
 
@@ -318,6 +319,45 @@ def _spread_cut_off(sentence: str, cues: list[Cue], groups: list[Group], p: Para
             if (set(g.cues) & POLARITY) <= _CUT_POLARITY:
                 g.cues["CUT"] = max(g.cues.get("CUT", _NO_CUE), (0.6, 0, "L"))
                 last = g.end
+
+
+_SHIP = re.compile(
+    r"load|ship|transit|route|depart|laden|water|[装裝]|[启啟][运運]|[离離]港|出[运運]|途|前已", re.I
+)
+_WINDOW_GAP = re.compile(r"[;；。]")
+_TO_ENTER = re.compile(r"\s*to\s+(?:be\s+)?\Z", re.I)
+
+
+def _transit_window(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
+    """ "Goods loaded before X and entered before Y are exempt", "X前已启运，并于X至Y进口的":
+    X is a cut-off (not recorded), Y the end of the in-transit window (WIN: expiry). A date
+    is the window's end when an entry verb that comes after a shipping cut-off word stands
+    right next to it (before it in English, mostly after it in Chinese)."""
+    ship = [c for c in cues if c.family == "CUT" and _SHIP.search(sentence, c.start, c.end)]
+    if not ship:
+        return
+    entry = [c for c in cues if c.family == "ENTRY" and c.start > ship[0].start]
+    near = p.topic // 4  # 40 characters in English, 11 in Chinese
+    lead = not p.attributive
+    for g in groups:
+        for c in entry:
+            if c.end <= g.start:
+                dist, gap = g.start - c.end, sentence[c.end : g.start]
+            elif c.start >= g.end:
+                dist, gap = c.start - g.end, sentence[g.end : c.start]
+            else:
+                continue
+            if (c.end <= g.start) == lead and not (lead is False and _TO_ENTER.match(gap)):
+                continue  # English "entered before Y" ("until Y to arrive"), Chinese "Y前进口"
+            if dist > near or _WINDOW_GAP.search(gap):
+                continue
+            if any(c.end <= o.start and o.end <= g.start for o in groups if o is not g) or any(
+                g.end <= o.start and o.end <= c.start for o in groups if o is not g
+            ):
+                continue  # another date stands between the verb and this one
+            g.cues.pop("CUT", None)
+            g.cues["WIN"] = (1.0, dist, "L" if c.end <= g.start else "R")
+            break
 
 
 _NO_CUE = (0.0, 0, "")

@@ -12,6 +12,8 @@ Families:
 - kinds and topics: EFF, SUS, END, EXT, COM, REQ, APPEAR, CMP, PAY, RPT, NEGOT, PUBL, DL;
 - negatives: EVENT (announced, signed...), MEET (meetings, hearings), REF (the order of X, X公告),
   OPEN (a comment window opens), CUT (goods loaded/shipped before X), SUP / SUP2 (superseded).
+ENTRY (goods entered or imported) only matters after a shipping cut-off: "loaded before X and
+entered before Y" closes an in-transit window on Y (WIN, set by classify: expiry).
 Markers set by classify, not by a lexicon: KEY (a row of a key-dates list: "March 10, 2025: Due
 date for ..."), and REF for a wire dateline ("LONDON, Nov 26 (Reuters) -").
 """
@@ -99,6 +101,16 @@ _EN: list[tuple[str, str, str]] = [
         r"(?:post-?hearing\s+)?(?:rebuttal\s+)?comments?|written\s+submissions?"
         r"|public\s+input|feedback|(?:public\s+)?consultation|(?:case|rebuttal)\s+briefs?"
         r"|weigh\s+in",
+    ),
+    # an investigation's time limit: "the investigation will run until X" (other_deadline)
+    (
+        "INV",
+        "B",
+        r"(?:investigations?|probes?|inquir(?:y|ies)|reviews?)\s+(?:will|would|is\s+to|shall)\s+"
+        r"(?:now\s+)?(?:run|last|continue|conclude)|(?:time\s+limits?|deadlines?|statutory\s+"
+        r"deadlines?)\s+(?:for|of|to\s+complete)\s+(?:the|this|its)\s+(?:[\w-]+\s+){0,3}?"
+        r"(?:investigations?|probes?|inquir(?:y|ies))|(?:investigation|probe)\s+(?:deadline"
+        r"|time\s+limit)",
     ),
     (
         "OPEN",
@@ -279,12 +291,21 @@ _EN: list[tuple[str, str, str]] = [
     ),
     ("NEGOT", "B", r"negotiat(?:e|ed|ion|ions|ing)|reach\s+(?:an?\s+)?(?:agreement|deal)"),
     ("DL", "B", r"deadline|due\s+date|due|last\s+day|closing\s+date|cutoff"),
+    # the entry of goods: with a shipping cut-off before it, the end of an in-transit window
+    (
+        "ENTRY",
+        "B",
+        r"entered|entering|enters?|imported|importing|withdrawn\s+from\s+warehouse|arriv(?:e|es|ed|ing)"
+        r"|clear(?:s|ed)?\s+customs",
+    ),
 ]
 
 # --- Chinese (simplified and traditional) ------------------------------------------------------
 
 _ZH: list[tuple[str, str, str]] = [
     ("SUP", "L", r"原定|原[订訂]|原計劃|原计划|原本|原先|原[预預][计計]|此前定[于於]|而非|取代"),
+    # an investigation's time limit ("调查期限延长至X", "本案调查期限截止日期为X")
+    ("INV", "B", r"(?:[调調]查|[审審]查|复审|複審|[复複][审審][调調]查)期限"),
     # an investigation is initiated ("自X起，对…进行期终复审调查")
     (
         "OPEN",
@@ -326,7 +347,7 @@ _ZH: list[tuple[str, str, str]] = [
     ("REF", "L", r"根据|根據|依据|依據"),
     # "2025年4月2日第14257号行政命令": the date of a numbered document
     ("REF", "R", r"第\s*\d+\s*[号號]"),
-    ("CUT", "B", r"[装裝][运運]|[启啟][运運]|离港|離港|出[运運]|[运運][输輸]途中|在途|[运運]抵"),
+    ("CUT", "B", r"[装裝][运運船]|[启啟][运運]|离港|離港|出[运運]|[运運][输輸]途中|在途|[运運]抵"),
     ("SINCE", "R", r"以[来來]"),
     ("SINCE", "L", r"自从|自從"),
     ("FROM", "L", r"[自从從由]"),
@@ -363,6 +384,7 @@ _ZH: list[tuple[str, str, str]] = [
     ("RPT", "B", r"[报報]告|申[报報]|[备備]案|提交"),
     ("NEGOT", "B", r"[谈談]判"),
     ("DL", "B", r"期限|截止日期|截止[时時][间間]"),
+    ("ENTRY", "B", r"[进進]口|入境|[进進]入|[运運]抵|抵港|[报報][关關]"),
 ]
 
 

@@ -25,7 +25,21 @@ _INITIATION = re.compile(r"\bInitiation\s+of\b", re.I)
 _DETERMINATION = re.compile(r"\b(?:Preliminary|Final)\b", re.I)
 _APPLICABLE = re.compile(r"^\W*DATES\W*Applicable\b", re.I)
 
+# the investigation is over: a time limit recounted in the same passage was overtaken
+_CONCLUDED = re.compile(
+    r"(?:[调調]查|[审審]查|本案)(?:已|已经|已經)?(?:结束|結束|终结|終結|终止|終止)|(?:终止|終止|结束|結束)"
+    r"(?:本案|该|該)?(?:[调調]查|[审審]查)|\b(?:investigation|probe|review|inquiry)\s+(?:has\s+been\s+|was\s+"
+    r"|is\s+(?:hereby\s+)?)?(?:concluded|terminated|completed|closed)\b|\bterminat(?:es|ed|ing)\s+"
+    r"(?:the|this|its)\s+(?:\w+\s+){0,3}?(?:investigation|probe|review)",
+    re.I,
+)
+
 Placed = tuple[Event, int, str]  # an event, the start of its sentence, the sentence
+
+
+def concluded(norm: str) -> bool:
+    """True when the passage says the investigation has ended (its time limit is then moot)."""
+    return _CONCLUDED.search(norm) is not None
 
 
 def initiation_notice(norm: str) -> bool:

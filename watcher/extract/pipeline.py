@@ -72,6 +72,8 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
     header: list[str] | None = None
     weak: set[int] = set()
     weak_keys: set[tuple[dt.date, str]] = set()
+    limits: set[int] = set()  # mentions read as an investigation's time limit
+    limit_keys: set[tuple[dt.date, str]] = set()
     initiation = passage.initiation_notice(norm)
     for start, end in sentences.split(norm):
         sentence = norm[start:end]
@@ -81,13 +83,15 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
             header, parts = _table(sentence, header)
             events = _parts_events(parts)
         else:
-            header, events = None, _sentence_events(sentence, None, weak)
+            header, events = None, _sentence_events(sentence, None, weak, limits)
         for men, kind, score in events:
             date = _resolve(men, kind, sentence, published, anchor)
             if date is None:
                 continue
             if id(men) in weak:
                 weak_keys.add((date, kind))
+            if id(men) in limits:
+                limit_keys.add((date, kind))
             ev = Event(date, kind, _evidence(text, start, end, men), _confidence(men, score),
                        men.time, men.tz)  # fmt: skip
             placed.append((ev, start, sentence))
@@ -100,6 +104,8 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
         any(date not in {d for d, _ in weak_keys} for date, _ in found) or _CHANGED.search(norm)
     ):  # "originally due to apply from X" beside another milestone, or a change without a date
         drop |= weak_keys  # ("agreed to extend the pause ... was due to expire on Oct. 29")
+    if limit_keys and passage.concluded(norm):
+        drop |= limit_keys  # "the time limit was X ... the investigation has now concluded"
     return [ev for key, ev in found.items() if key not in drop]
 
 
@@ -181,7 +187,8 @@ def _merge_named(sentence: str, mentions: list[Mention]) -> list[Mention]:
 
 
 def _sentence_events(
-    sentence: str, column: str | None = None, weak: set[int] | None = None
+    sentence: str, column: str | None = None, weak: set[int] | None = None,
+    limits: set[int] | None = None,
 ) -> list[tuple[Mention, str, float]]:
     """The (mention, kind, score) events of one sentence. The ids of mentions that a weak
     superseding word qualifies ("The rules were originally due to apply from X") are added to
@@ -225,6 +232,8 @@ def _sentence_events(
             and _PLAN.search(sentence, 0, g.start)
         ):
             weak.update(id(m) for m in g.mentions)  # superseded if the passage has another date
+        if limits is not None and "INV" in g.cues and decided:
+            limits.update(id(m) for m in g.mentions)
         for kind, score in decided:
             out += [(m, kind, score) for m in g.mentions if not classify.is_quoted(sentence, m)]
     return out
