@@ -392,6 +392,10 @@ try:  # RE2 (a declared dependency) runs the big alternation as one automaton: ~
     import re2
 except ImportError:  # pragma: no cover - the stdlib engine gives the same answers, slower
     re2 = None
+try:
+    _UNANCHORED = re2._re2.RE2.UNANCHORED if re2 is not None else None
+except AttributeError:  # pragma: no cover - another RE2 binding: use its finditer
+    _UNANCHORED = None
 
 _LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -408,16 +412,44 @@ class _Lexicon:
         self.named = re.compile("|".join(f"(?P<g{i}>{b})" for i, b in enumerate(bodies)))
         plain = "|".join(bodies)
         self.scanner = re2.compile(plain) if re2 is not None else re.compile(plain)
+        self.known: dict[str, tuple[str, str]] = {}  # matched words -> (family, side)
+        self.raw = getattr(self.scanner, "_regexp", None) if _UNANCHORED is not None else None
+
+    def spans(self, text: str):
+        """(start, end) of each match, in characters. RE2 is driven directly on the UTF-8 bytes:
+        its Python wrapper builds a match object and re-decodes offsets for every match, which
+        cost more than the matching itself."""
+        raw = self.raw
+        if raw is None:
+            return [m.span() for m in self.scanner.finditer(text)]
+        data = text.encode()
+        ascii_only = len(data) == len(text)
+        out, pos, end = [], 0, len(data)
+        while pos < end:
+            span = raw.Match(_UNANCHORED, data, pos, end)[0]
+            if span[0] < 0:
+                break
+            out.append(span)
+            pos = span[1] if span[1] > span[0] else span[1] + 1
+        if ascii_only:
+            return out
+        return [(len(data[:a].decode()), len(data[:b].decode())) for a, b in out]
 
     def scan(self, text: str) -> list[Cue]:
         cues = []
-        for m in self.scanner.finditer(text):
-            named = self.named.match(text, m.start(), m.end())
-            if named is None:
-                continue
-            family, side = self.meta[named.lastgroup]
-            if family != "NONE":
-                cues.append(Cue(m.start(), m.end(), family, side))
+        known = self.known
+        for start, end in self.spans(text):
+            word = text[start:end]
+            meta = known.get(word)
+            if meta is None:  # which entry matched: the same words always give the same one
+                named = self.named.match(text, start, end)
+                if named is None:
+                    continue
+                meta = self.meta[named.lastgroup]
+                if len(known) < 4096:
+                    known[word] = meta
+            if meta[0] != "NONE":
+                cues.append(Cue(start, end, meta[0], meta[1]))
         return cues
 
 
@@ -431,10 +463,13 @@ POLARITY = frozenset({"UNTIL", "BY", "BEFORE", "FROM", "FROMW", "SINCE"})
 def scan(sentence: str, zh: bool) -> list[Cue]:
     """Every cue of `sentence` (English always; Chinese too when `zh`), in text order.
 
-    English matching is case-insensitive: the sentence is lower-cased (ASCII only, so offsets are
-    kept) rather than compiling with IGNORECASE, which is several times slower.
+    English matching is case-insensitive: the sentence is lower-cased (offsets kept) rather than
+    compiling with IGNORECASE, which is several times slower.
     """
-    cues = _EN_LEX.scan(sentence.translate(_LOWER))
+    low = sentence.lower()
+    if len(low) != len(sentence):  # a rare character whose lower case is longer: keep offsets
+        low = sentence.translate(_LOWER)
+    cues = _EN_LEX.scan(low)
     if zh:
         cues += _ZH_LEX.scan(sentence)
         cues.sort()
