@@ -449,3 +449,28 @@ def test_reporting_periods_cut_off_windows_and_licence_expiry() -> None:
     assert _pairs(_run(text, "2025-11-08")) == {("2026-11-10", "expiry")}
     text = "10月9日，商务部发布2025年第62号公告，公告自发布之日起施行。"
     assert _pairs(_run(text, "2025-10-10")) == {("2025-10-09", "effective")}
+
+
+# --- issue-11 conventions ----------------------------------------------------------------------
+
+
+def test_chinese_bare_days_and_weekdays_take_the_month_and_week_of_publication() -> None:
+    assert _pairs(_run("反制关税将于25日起生效。", "2025-03-21")) == {("2025-03-25", "effective")}
+    # 2025-06-10 is a Tuesday: 周五 is the Friday of that week
+    text = "新税率将于北京时间周五零时起实施。"
+    assert _pairs(_run(text, "2025-06-10")) == {("2025-06-13", "effective")}
+    assert _pairs(_run("海關總署自週一(16日)起恢復相關產品進口。", "2025-06-13")) == {
+        ("2025-06-16", "effective")
+    }
+    # a bare day beside an event, or a noun that merely contains a cue word, is not read
+    assert _run("财政部22日表示，将研究相关实施细则。", "2025-03-24") == []
+    assert _run("该条例7日在公报刊登，另有5个工作日的过渡安排。", "2025-03-09") == []
+    assert _run("本公告所附2025〕7号文件同时印发。", "2025-03-09") == []
+
+
+def test_investigation_time_limits_are_other_deadlines_unless_overtaken() -> None:
+    text = "鉴于案情复杂，商务部决定将该反倾销调查期限延长至2026年1月5日。"
+    assert _pairs(_run(text, "2025-07-01")) == {("2026-01-05", "other_deadline")}
+    assert _run(text + "现本案调查已结束，商务部作出最终裁定。", "2025-11-20") == []
+    text = "The investigation will run until March 3, 2026, the ministry said."
+    assert _pairs(_run(text, "2025-09-03")) == {("2026-03-03", "other_deadline")}

@@ -10,13 +10,13 @@ from ..models import Event
 from . import anchors, classify, cues, kinds, passage, sentences
 from .dates_en import find_en
 from .dates_zh import find_zh
-from .mentions import REL_NEWS_DAY, Mention, news_day, resolve_year, valid_day
+from .mentions import REL_NEWS_DAY, Mention, nearest_month, news_day, resolve_year, valid_day
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Cheap test: can this text contain a date at all?
 _MAYBE_DATE = re.compile(
     r"\d|[〇零一二三四五六七八九十]\s*月|publication|promulgation|issuance|immediate|之日|次日|即日|立即|即[时時]"
-    r"|day\b",
+    r"|day\b|[周週][一二三四五六日天]|星期|[礼禮]拜",
     re.I,
 )
 # "on the date of publication, October 9, 2025": the relative date is named right after it
@@ -220,6 +220,8 @@ def _sentence_events(
         for men in g.mentions:
             if men.implied_cue:
                 g.cues[men.implied_cue] = (1.0, 0, "L")
+        if all(m.bare for m in g.mentions) and not _close_cue(g):
+            continue  # "20日裁定…实施": a bare day is only read with its verb or frame beside it
         if g.is_range:
             out += _range_events(sentence, g, several)
             continue
@@ -237,6 +239,18 @@ def _sentence_events(
         for kind, score in decided:
             out += [(m, kind, score) for m in g.mentions if not classify.is_quoted(sentence, m)]
     return out
+
+
+_BARE_REACH = 3  # characters between a bare day and its cue ("24日生效", "自15日起", "至30日")
+
+
+def _close_cue(g: classify.Group) -> bool:
+    """A verb right after the bare day ("24日生效") or a frame word right before it ("自15日")."""
+    return any(
+        dist <= _BARE_REACH and (side == "R" or fam in cues.POLARITY)
+        for fam, (_, dist, side) in g.cues.items()
+        if fam not in cues.NEGATIVE and fam not in ("SUP", "SUP2", "OLD")
+    )
 
 
 def _range_events(sentence: str, g: classify.Group, several: bool) -> list:
@@ -274,6 +288,9 @@ def _resolve(men: Mention, kind: str, sentence: str, published, anchor) -> dt.da
         men.date = base + dt.timedelta(days=men.rel_days) if base else None
     elif men.year is not None:
         men.date = dt.date(men.year, men.month, men.day)
+    elif not men.month and men.year_offset is None:  # "24日生效": a day of a month near the text
+        base = published or anchor()
+        men.date = nearest_month(men.day, base) if base else None
     elif (ref := published or anchor()) is None:
         return None
     else:
