@@ -474,3 +474,18 @@ def test_investigation_time_limits_are_other_deadlines_unless_overtaken() -> Non
     assert _run(text + "现本案调查已结束，商务部作出最终裁定。", "2025-11-20") == []
     text = "The investigation will run until March 3, 2026, the ministry said."
     assert _pairs(_run(text, "2025-09-03")) == {("2026-03-03", "other_deadline")}
+
+
+def test_an_end_told_as_the_current_one_is_superseded_by_a_later_extension() -> None:
+    text = (
+        "The current product exclusions are scheduled to expire on June 30, 2026. This notice "
+        "extends them through December 31, 2026."
+    )
+    assert _pairs(_run(text, "2026-06-20")) == {("2026-12-31", "expiry")}
+    text = (
+        "In March the agency decided to extend the waivers through April 30, 2026. Today's notice "
+        "extends the waivers for three more months, through July 31, 2026."
+    )
+    assert _pairs(_run(text, "2026-04-25")) == {("2026-07-31", "expiry")}
+    text = "商务部决定将该调查期限由3月5日延长至9月5日。"
+    assert _pairs(_run(text, "2025-02-28")) == {("2025-09-05", "other_deadline")}

@@ -250,6 +250,12 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
     _spread_cut_off(sentence, cues, groups, p)
     _governing_suspension(sentence, cues, groups)
     _transit_window(sentence, cues, groups, p)
+    _spread_limit(sentence, cues, groups, p)
+    for g in groups:
+        if _MOVED_FROM.search(sentence, max(0, g.start - 4), g.start) and _MOVED_TO.match(
+            sentence, g.end
+        ):
+            g.cues["SUP"] = (1.0, 0, "R")  # "由6月17日延长至12月16日": the old date
     _governing_removal(sentence, cues, groups)
     _moved_meeting(sentence, cues, groups)
 
@@ -358,6 +364,26 @@ def _transit_window(sentence: str, cues: list[Cue], groups: list[Group], p: Para
             g.cues.pop("CUT", None)
             g.cues["WIN"] = (1.0, dist, "L" if c.end <= g.start else "R")
             break
+
+
+_MOVED_FROM = re.compile(r"(?:由|从|從)\s*\Z")
+_MOVED_TO = re.compile(r"\s*[,，]?\s*(?:延[长長]|推[迟遲]|延期|[顺順]延|[调調]整|推延|提前)(?:至|到|[为為])")
+_UNTIL_BY = frozenset({"UNTIL", "BY"})
+
+
+def _spread_limit(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
+    """ "将调查期限从原定的X，延长至Y": the time limit named before the dates qualifies each date
+    of its clause that closes a period, not only the nearest one."""
+    for cue in cues:
+        if cue.family != "INV":
+            continue
+        for g in groups:
+            if g.start < cue.end or g.start - cue.end > p.topic or "INV" in g.cues:
+                continue
+            if _WINDOW_GAP.search(sentence, cue.end, g.start):
+                break
+            if _UNTIL_BY & g.cues.keys():
+                g.cues["INV"] = (0.8, g.start - cue.end, "L")
 
 
 _NO_CUE = (0.0, 0, "")
