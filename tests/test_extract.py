@@ -489,3 +489,22 @@ def test_an_end_told_as_the_current_one_is_superseded_by_a_later_extension() -> 
     assert _pairs(_run(text, "2026-04-25")) == {("2026-07-31", "expiry")}
     text = "商务部决定将该调查期限由3月5日延长至9月5日。"
     assert _pairs(_run(text, "2025-02-28")) == {("2025-09-05", "other_deadline")}
+
+
+def test_bare_dates_under_a_flattened_table_header_take_their_column() -> None:
+    text = (
+        "Rule  Publication date  Effective date  End of comment period\n"
+        "Export controls on sensor modules  03/10/2026  04/09/2026, except for paragraph (b), "
+        "which is effective 01/01/2027.  05/11/2026\n"
+        "Updates to the licence exception  03/24/2026  03/24/2026  05/26/2026"
+    )
+    assert _pairs(_run(text, "2026-04-01")) == {
+        ("2026-04-09", "effective"), ("2027-01-01", "effective"),
+        ("2026-05-11", "comment_deadline"), ("2026-03-24", "effective"),
+        ("2026-05-26", "comment_deadline"),
+    }  # fmt: skip
+    text = "公告名称 发布日期 实施日期\n关于调整出口许可管理的公告 2026年3月2日 2026年4月1日"
+    assert _pairs(_run(text, "2026-03-20")) == {("2026-04-01", "effective")}
+    # a sentence that names two kinds of date is not a header
+    text = "The effective date and the compliance date are set out below.\nSee 03/02/2026."
+    assert _run(text, "2026-03-01") == []

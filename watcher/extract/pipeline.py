@@ -7,7 +7,7 @@ import datetime as dt
 import re
 
 from ..models import Event
-from . import anchors, classify, cues, kinds, passage, sentences
+from . import anchors, classify, columns, cues, kinds, passage, sentences
 from .dates_en import find_en
 from .dates_zh import find_zh
 from .mentions import REL_NEWS_DAY, Mention, nearest_month, news_day, resolve_year, valid_day
@@ -75,6 +75,7 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
     limits: set[int] = set()  # mentions read as an investigation's time limit
     limit_keys: set[tuple[dt.date, str]] = set()
     initiation = passage.initiation_notice(norm)
+    table: columns.Columns | None = None
     for start, end in sentences.split(norm):
         sentence = norm[start:end]
         if initiation and passage.initiation_line(sentence):
@@ -83,7 +84,11 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
             header, parts = _table(sentence, header)
             events = _parts_events(parts)
         else:
-            header, events = None, _sentence_events(sentence, None, weak, limits)
+            header = None
+            if "\n" not in sentence and (head := _column_header(sentence)) is not None:
+                table = head
+                continue
+            events = _sentence_events(sentence, None, weak, limits, table)
         for men, kind, score in events:
             date = _resolve(men, kind, sentence, published, anchor)
             if date is None:
@@ -107,6 +112,13 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
     if limit_keys and passage.concluded(norm):
         drop |= limit_keys  # "the time limit was X ... the investigation has now concluded"
     return [ev for key, ev in found.items() if key not in drop]
+
+
+def _column_header(sentence: str) -> columns.Columns | None:
+    """The date columns of a header line of a flattened table (see `columns`)."""
+    if len(sentence) > 200 or _line_mentions(sentence):
+        return None
+    return columns.header(sentence)
 
 
 Part = tuple[int, str, "str | None"]  # (offset in the sentence, text, its column's header)
@@ -188,7 +200,7 @@ def _merge_named(sentence: str, mentions: list[Mention]) -> list[Mention]:
 
 def _sentence_events(
     sentence: str, column: str | None = None, weak: set[int] | None = None,
-    limits: set[int] | None = None,
+    limits: set[int] | None = None, table: columns.Columns | None = None,
 ) -> list[tuple[Mention, str, float]]:
     """The (mention, kind, score) events of one sentence. The ids of mentions that a weak
     superseding word qualifies ("The rules were originally due to apply from X") are added to
@@ -220,6 +232,11 @@ def _sentence_events(
         for men in g.mentions:
             if men.implied_cue:
                 g.cues[men.implied_cue] = (1.0, 0, "L")
+        if table is not None and not g.is_range and _unqualified(g, zh):
+            for men in g.mentions:  # bare dates of a table's rows: the role of their column
+                if (kind := table.take()) is not None:
+                    out.append((men, kind, 0.6))
+            continue
         if all(m.bare for m in g.mentions) and not _close_cue(g):
             continue  # "20日裁定…实施": a bare day is only read with its verb or frame beside it
         if g.is_range:
@@ -239,6 +256,12 @@ def _sentence_events(
         for kind, score in decided:
             out += [(m, kind, score) for m in g.mentions if not classify.is_quoted(sentence, m)]
     return out
+
+
+def _unqualified(g: classify.Group, zh: bool) -> bool:
+    """No word right beside the date says what it is (a table cell: its column will)."""
+    reach = 3 if zh else 6  # "effective on X", "by X", "X起", "至X" stand closer than this
+    return all(dist > reach for _, dist, _ in g.cues.values())
 
 
 _BARE_REACH = 3  # characters between a bare day and its cue ("24日生效", "自15日起", "至30日")
