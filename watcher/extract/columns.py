@@ -33,6 +33,7 @@ _LABELS: list[tuple[str, str | None]] = [
 ]
 _LABEL_RX = re.compile("|".join(f"(?P<c{i}>{p})" for i, (p, _) in enumerate(_LABELS)), re.I)
 _WORD = re.compile(r"[A-Za-z]+|[\u4e00-\u9fff]")
+_HINTS = ("date", "effective", "deadline", "comment", "expir", "日期", "时间", "時間")
 _MAX_OTHER_WORDS = 6  # a header names its columns; a sentence that mentions two dates does more
 
 
@@ -53,8 +54,11 @@ class Columns:
 def header(line: str) -> Columns | None:
     """The date columns named by `line` when it reads as a table header (at least two date
     columns, few other words, no sentence end), else None. `line` must hold no date itself."""
-    if len(line) > 200 or line.rstrip().endswith((".", "。")):
+    if len(line) > 200 or line.rstrip().endswith((".", "。", ";", "；", ":", "：")):
         return None
+    low = line.lower()
+    if not any(word in low for word in _HINTS):
+        return None  # the common case, without the label pattern
     found = list(_LABEL_RX.finditer(line))
     if len(found) < 2:
         return None

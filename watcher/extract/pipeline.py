@@ -116,9 +116,8 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
 
 def _column_header(sentence: str) -> columns.Columns | None:
     """The date columns of a header line of a flattened table (see `columns`)."""
-    if len(sentence) > 200 or _line_mentions(sentence):
-        return None
-    return columns.header(sentence)
+    head = columns.header(sentence)
+    return None if head is None or _line_mentions(sentence) else head
 
 
 Part = tuple[int, str, "str | None"]  # (offset in the sentence, text, its column's header)
