@@ -393,7 +393,7 @@ try:  # RE2 (a declared dependency) runs the big alternation as one automaton: ~
 except ImportError:  # pragma: no cover - the stdlib engine gives the same answers, slower
     re2 = None
 try:
-    _UNANCHORED = re2._re2.RE2.UNANCHORED if re2 is not None else None
+    _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED if re2 is not None else None
 except AttributeError:  # pragma: no cover - another RE2 binding: use its finditer
     _UNANCHORED = None
 

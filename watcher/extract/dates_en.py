@@ -191,11 +191,30 @@ def _relative(m: re.Match[str]) -> Mention:
     return men
 
 
+_DIGITS = re.compile(r"\d+")
+_BEFORE_DIGITS = 28  # "Wednesday, September 12": the most a date holds before its first digit
+_AFTER_DIGITS = 24  # "1st of September, 2025": the most after it
+
+
+def _absolute_matches(sentence: str):
+    """The matches of _DATE_RX, searched only around runs of digits (every date has one): the full
+    pattern tried at every position of a long sentence costs more than the rest of the reading."""
+    end = 0
+    for run in _DIGITS.finditer(sentence):
+        if run.start() < end:
+            continue
+        lo = max(end, run.start() - _BEFORE_DIGITS)
+        m = _DATE_RX.search(sentence, lo, min(len(sentence), run.end() + _AFTER_DIGITS))
+        if m is not None and m.start() <= run.end():
+            end = m.end()
+            yield m
+
+
 def find_en(sentence: str) -> list[Mention]:
     """All English/numeric date mentions of `sentence`, times attached, in text order."""
     found: list[Mention] = []
     if _DATE_HINT.search(sentence):
-        for m in _DATE_RX.finditer(sentence):
+        for m in _absolute_matches(sentence):
             men = _absolute(m)
             if men is not None:
                 attach_time_en(sentence, men)
