@@ -82,7 +82,8 @@ _CHANGE = re.compile(
 # "which was scheduled to close on May 5, 2025, is extended": the date named is the old one
 _EXTENDED_AFTER = re.compile(
     r"[\s,)]*(?:is|are|has\s+been|have\s+been|was|were)\s+(?:hereby\s+|now\s+|being\s+)?"
-    r"(?:extended|postponed|delayed|deferred|rescheduled|pushed\s+back)\b",
+    r"(?:extended|postponed|delayed|deferred|rescheduled|pushed\s+back|put\s+on\s+hold|shelved"
+    r"|called\s+off|cancell?ed|withdrawn|paused)\b",
     re.I,
 )
 # After a date, these open a new clause whose verbs are about something else.

@@ -41,7 +41,9 @@ _EN: list[tuple[str, str, str]] = [
         r"|expected|planned|supposed|intended)|had\s+(?:already\s+)?been\s+(?:scheduled|set|due"
         r"|slated|expected|planned|pushed|moved|delayed|postponed|deferred)|rather\s+than"
         r"|instead\s+of|would\s+(?:otherwise\s+)?have|otherwise"
-        r"|(?:will|would|shall)\s+(?:now\s+)?not\s+(?:now\s+)?(?:come|enter|take|go)\s+into",
+        r"|(?:will|would|shall)\s+(?:now\s+)?not\s+(?:now\s+)?(?:come|enter|take|go)\s+into"
+        # hedged lower bounds: "as early as October 1", "could kick in by X"
+        r"|as\s+(?:early|soon)\s+as|could\s+(?:[a-z]+\s+){0,3}?(?:by|as\s+of)",
     ),
     ("SUP", "R", r"no\s+longer\s+(?:appl(?:y|ies)|stands?|(?:is\s+|be\s+)?valid)"),
     # weak: superseded only when the sentence holds another date ("original date of X ... to Y")
@@ -102,7 +104,17 @@ _EN: list[tuple[str, str, str]] = [
         r"|public\s+input|feedback|(?:public\s+)?consultation|(?:case|rebuttal)\s+briefs?"
         r"|weigh\s+in",
     ),
+    # ending a proceeding is a decision about it, not the end of a measure
+    (
+        "EVENT",
+        "B",
+        r"(?:terminat(?:e|es|ed|ing)|conclud(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|suspend(?:s|ed|ing)?)"
+        r"\s+(?:the|its|this|that)\s+(?:[\w-]+\s+){0,2}?(?:review|investigation|probe|inquiry"
+        r"|proceeding)s?",
+    ),
     # an investigation's time limit: "the investigation will run until X" (other_deadline)
+    ("INV", "R", r"to\s+(?:conclude|complete|finish)\s+(?:the|its|this)\s+(?:[\w-]+\s+){0,2}?"
+     r"(?:review|investigation|probe|inquiry)"),
     (
         "INV",
         "B",
@@ -252,7 +264,8 @@ _EN: list[tuple[str, str, str]] = [
         r"(?:\s+[a-z]+){0,3}?\s+to\s+(?:[a-z]{1,3})?[$€£¥]?\d+(?:\.\d+)?"
         r"|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d|as\s+(?:the|its)\s+(?:start|effective)\s+date"
         r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?|resum(?:e|es|ed|ing)"
-        r"|(?:fully\s+)?in\s+place|br(?:ing|ings|ought)\s+in",
+        r"|(?:fully\s+)?in\s+place|br(?:ing|ings|ought)\s+in"
+        r"|(?:increase|rise|hike|cut|reduction|step)s?\s+(?:on|from|as\s+of)",
     ),  # "to 25" (+ "%": no \b after it)
     (
         "SUS",

@@ -107,11 +107,15 @@ _NEWS_LEAD = re.compile(
     r"(?:effective|starting|beginning|from|until|till|through|by|as\s+of|expir(?:e|es|ed|ing)"
     r"|(?:take|takes|took|taking)\s+effect|in\s+(?:force|effect)"
     r"|(?:come|comes|came|coming|go|goes|went|going|entered|enters?|entering)\s+into\s+(?:force|effect)"
-    r"|kick(?:s|ed)?\s+in|laps(?:e|es|ed)|no\s+later\s+than)"
+    r"|kick(?:s|ed)?\s+in|laps(?:e|es|ed)|no\s+later\s+than"
+    r"|(?:begin|begins|began|start|starts|started|commence|commences|commenced|resume|resumes"
+    r"|resumed)(?:\s+(?:on|from))?)"
     r"\s+(?:at\s+)?(?:(?:" + TIME_EN + r")\s*(?:\(?(?:" + TZ_EN + r")\)?)?\s*)?(?:on\s+)?\Z",
     re.I,
 )
-_PAST_LEAD = re.compile(r"\b(?:took|came|went|entered|kicked|expired|lapsed)\b", re.I)
+_PAST_LEAD = re.compile(
+    r"\b(?:took|came|went|entered|kicked|expired|lapsed|began|started|commenced|resumed)\b", re.I
+)
 _DIRECTION = {"next": 1, "last": -1}
 
 
