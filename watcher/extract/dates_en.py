@@ -143,11 +143,13 @@ def _news_days(sentence: str) -> list[Mention]:
 _DIGIT = re.compile(r"\d")
 # What every absolute date above contains (a month's name or digits around a separator): a cheap
 # test that spares most sentences, the Chinese ones especially, the full pattern.
-try:
-    import re2 as _re2
-except ImportError:  # pragma: no cover
-    _re2 = re
-_DATE_HINT = _re2.compile(r"(?i)jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|\d[-/.]\d")
+_MONTH_HINTS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_NUMERIC_HINT = re.compile(r"\d[-/.]\d")
+
+
+def _may_hold_date(sentence: str) -> bool:
+    low = sentence.lower()
+    return any(m in low for m in _MONTH_HINTS) or _NUMERIC_HINT.search(sentence) is not None
 # "from October 1 last year": the year is relative to the publication
 _YEAR_WORD = re.compile(r"\s+(last|next|this)\s+year\b", re.I)
 _YEAR_OFFSET = {"last": -1, "next": 1, "this": 0}
@@ -217,7 +219,7 @@ def _absolute_matches(sentence: str):
 def find_en(sentence: str) -> list[Mention]:
     """All English/numeric date mentions of `sentence`, times attached, in text order."""
     found: list[Mention] = []
-    if _DATE_HINT.search(sentence):
+    if _may_hold_date(sentence):
         for m in _absolute_matches(sentence):
             men = _absolute(m)
             if men is not None:

@@ -126,7 +126,7 @@ def find_zh(sentence: str) -> list[Mention]:
                 men.week = _WEEK_WORD.get(m.group("w") or "", 0)
             _attach_time(sentence, men)
             found.append(men)
-    for m in _REL_RX.finditer(sentence):
+    for m in _REL_RX.finditer(sentence) if "日" in sentence or "即" in sentence else ():
         men = Mention(m.start(), m.end(), rel=REL_PUBLICATION)
         if m.group("imm"):
             men.implied_cue = "EFF"
