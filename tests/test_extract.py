@@ -508,3 +508,12 @@ def test_bare_dates_under_a_flattened_table_header_take_their_column() -> None:
     # a sentence that names two kinds of date is not a header
     text = "The effective date and the compliance date are set out below.\nSee 03/02/2026."
     assert _run(text, "2026-03-01") == []
+
+
+def test_office_closures_and_the_opening_of_a_proceeding_are_not_milestones() -> None:
+    text = (
+        "The registry was closed from March 2, 2026, through March 20, 2026, for a system "
+        "migration. The petition was docketed on March 23, 2026, which shall be considered the "
+        "start date for the review."
+    )
+    assert _run(text, "2026-03-25") == []

@@ -110,7 +110,10 @@ _EN: list[tuple[str, str, str]] = [
         "B",
         r"(?:terminat(?:e|es|ed|ing)|conclud(?:e|es|ed|ing)|clos(?:e|es|ed|ing)|suspend(?:s|ed|ing)?)"
         r"\s+(?:the|its|this|that)\s+(?:[\w-]+\s+){0,2}?(?:review|investigation|probe|inquiry"
-        r"|proceeding)s?",
+        r"|proceeding)s?"
+        # "shall be considered the start date for the dispute": the opening of a proceeding
+        r"|start\s+date\s+(?:for|of)\s+(?:the|this)\s+(?:[\w-]+\s+)?(?:dispute|proceeding|review"
+        r"|investigation|case|panel)|docketed",
     ),
     # an investigation's time limit: "the investigation will run until X" (other_deadline)
     ("INV", "R", r"to\s+(?:conclude|complete|finish)\s+(?:the|its|this)\s+(?:[\w-]+\s+){0,2}?"
@@ -164,7 +167,8 @@ _EN: list[tuple[str, str, str]] = [
         r"take\s+place|took\s+place|meetings?|meet|met|summit|hearings?|briefings?|talks"
         r"|visit(?:s|ed)?|conference|roundtable|phone\s+call|session|convene[sd]?|webinars?"
         r"|seminars?|workshops?|(?:heard|hears?|hearing)\s+(?:oral\s+)?arguments|oral\s+arguments"
-        r"|maintenance|outages?|unavailable|downtime|offline",
+        r"|maintenance|outages?|unavailable|downtime|offline|(?:was|were|is|are|be|remain(?:s|ed)?)"
+        r"\s+closed",
     ),
     (
         "EVENT",
