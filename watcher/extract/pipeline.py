@@ -306,7 +306,12 @@ def _resolve(men: Mention, kind: str, sentence: str, published, anchor) -> dt.da
         base = published or anchor()
         men.date = news_day(men, base) if base else None
     elif men.rel is not None:
-        base = anchor()
+        # "商务部于7日公告，即日起…": a publication stated in the sentence itself comes first
+        base = (
+            anchors.stated_publication(sentence[: men.start], published, _line_mentions)
+            if men.start > 4
+            else None
+        ) or anchor()
         men.date = base + dt.timedelta(days=men.rel_days) if base else None
     elif men.year is not None:
         men.date = dt.date(men.year, men.month, men.day)
