@@ -251,6 +251,8 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
     _spread_cut_off(sentence, cues, groups, p)
     _governing_suspension(sentence, cues, groups)
     _transit_window(sentence, cues, groups, p)
+    if not p.attributive:
+        _frame_verb(sentence, cues, groups)
     _spread_limit(sentence, cues, groups, p)
     for g in groups:
         if _MOVED_FROM.search(sentence, max(0, g.start - 4), g.start) and _MOVED_TO.match(
@@ -385,6 +387,26 @@ def _spread_limit(sentence: str, cues: list[Cue], groups: list[Group], p: Params
                 break
             if _UNTIL_BY & g.cues.keys():
                 g.cues["INV"] = (0.8, g.start - cue.end, "L")
+
+
+_FRAME_VERBS = ("SUS", "END", "CMP", "EFF")  # in this order of precedence
+_FRAME_REACH = 40
+_FRAME_STOP = re.compile(r"[;；。]|[,，]\s*(?:并|並|同时|同時|另|此外|但|而)")
+
+
+def _frame_verb(sentence: str, cues: list[Cue], groups: list[Group]) -> None:
+    """ "自X起，对相关物项的出口管制措施暂停实施至Y": a start framed by 自…起 whose verb stands after
+    a long object takes the first verb of its clause (before the next date or the clause's end)."""
+    for i, g in enumerate(groups):
+        if "FROM" not in g.cues or _KIND_FAMILIES & g.cues.keys():
+            continue
+        hi = groups[i + 1].start if i + 1 < len(groups) else len(sentence)
+        stop = _FRAME_STOP.search(sentence, g.end, hi)
+        hi = min(hi, stop.start() if stop else hi, g.end + _FRAME_REACH)
+        verbs = [c for c in cues if g.end <= c.start and c.end <= hi and c.family in _FRAME_VERBS]
+        if verbs:
+            first = verbs[0]
+            g.cues[first.family] = (0.8 * _WEIGHT[first.family], first.start - g.end, "R")
 
 
 _NO_CUE = (0.0, 0, "")

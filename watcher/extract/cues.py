@@ -45,6 +45,10 @@ _EN: list[tuple[str, str, str]] = [
         # hedged lower bounds: "as early as October 1", "could kick in by X"
         r"|as\s+(?:early|soon)\s+as|could\s+(?:[a-z]+\s+){0,3}?(?:by|as\s+of)",
     ),
+    # "when the duties will no longer apply": the end of the measure, not a superseded date
+    ("END", "B", r"(?:will|shall|would)\s+no\s+longer\s+(?:appl(?:y|ies)|be\s+(?:collected|levied))"),
+    # "End-User Review Committee", "semiconductor end use": no end of anything
+    ("NONE", "B", r"end[\s-]+(?:users?|uses?)"),
     ("SUP", "R", r"no\s+longer\s+(?:appl(?:y|ies)|stands?|(?:is\s+|be\s+)?valid)"),
     # weak: superseded only when the sentence holds another date ("original date of X ... to Y")
     (
@@ -253,6 +257,7 @@ _EN: list[tuple[str, str, str]] = [
         r"|sunsets?|ceas(?:e|es|ed)|stop(?:s|ped|ping)?\s+(?:the|its|their|all|applying|imposing"
         r"|collecting|charging|levying|implementing)|no\s+longer|revert(?:s|ed)?|run\s+out|runs\s+out"
         r"|remov(?:e|es|ing|al)|lift(?:s|ing)?|scrap(?:s|ped|ping)?|eliminat(?:e|es|ion)"
+        r"|revok(?:e|es|ed|ing)|revocation|rescind(?:s|ed|ing)?|rescission|repeal(?:s|ed|ing)?"
         r"|as\s+(?:the|its)\s+(?:expiry|expiration|end)\s+date",
     ),
     (
@@ -378,7 +383,7 @@ _ZH: list[tuple[str, str, str]] = [
         "EFF",
         "B",
         r"施行|[实實]施|生效|[执執]行|起[征徵]|加[征徵]|[征徵]收|[适適]用|[启啟]用|上[调調]|下[调調]"
-        r"|[调調]整[为為]|落地|恢[复復]",
+        r"|[调調]整[为為]|落地|恢[复復]|(?:降|提高|提升|下[调調]|上[调調]|[调調]整|降低)至",
     ),
     (
         "SUS",

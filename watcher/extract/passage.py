@@ -24,6 +24,7 @@ _RENEWABLE = frozenset({"expiry", "comment_deadline"})
 _OLD_END = re.compile(
     r"\b(?:(?:are|is|were|was)\s+(?:currently\s+)?(?:scheduled|set|due)\s+to\s+(?:expire|end|lapse"
     r"|terminate|close|sunset)|current(?:ly)?|previously|prior|determined|decided|agreed"
+    r"|suspended|paused|granted|excluded|exempted"
     r"|had\s+(?:been\s+)?extended|were\s+extended|was\s+extended)\b|原定|原[订訂]|此前|先前",
     re.I,
 )
