@@ -520,9 +520,7 @@ def test_office_closures_and_the_opening_of_a_proceeding_are_not_milestones() ->
 
 
 def test_a_publication_stated_in_the_sentence_anchors_its_own_relative_date() -> None:
-    text = (
-        "商务部12日发布公告，即日起暂停实施相关措施。此前，海关总署于9日公告，即日起恢复部分产品进口。"
-    )
+    text = "商务部12日发布公告，即日起暂停实施相关措施。此前，海关总署于9日公告，即日起恢复部分产品进口。"
     assert _pairs(_run(text, "2026-05-13")) == {
         ("2026-05-12", "suspension"),
         ("2026-05-09", "effective"),

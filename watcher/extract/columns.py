@@ -15,16 +15,28 @@ import re
 # Column labels in order of precedence (the first listed wins where two overlap); the value is the
 # kind a date in the column gets, None for a column of dates that are not milestones.
 _LABELS: list[tuple[str, str | None]] = [
-    (r"end\s+of\s+(?:the\s+)?comment\s+period|comment\s+period\s+(?:ends?|closes?|end\s+date)"
-     r"|comments?\s+(?:due|deadline|close|closing)(?:\s+date)?|comment\s+date", "comment_deadline"),
+    (
+        r"end\s+of\s+(?:the\s+)?comment\s+period|comment\s+period\s+(?:ends?|closes?|end\s+date)"
+        r"|comments?\s+(?:due|deadline|close|closing)(?:\s+date)?|comment\s+date",
+        "comment_deadline",
+    ),
     (r"compliance\s+date|date\s+of\s+compliance", "compliance"),
-    (r"expir(?:y|ation|es)(?:\s+date)?|date\s+of\s+expir(?:y|ation)|end\s+date|sunset\s+date"
-     r"|valid\s+(?:until|through)", "expiry"),
-    (r"effective(?:\s+date)?|date\s+of\s+(?:entry\s+into\s+force|application)|entry\s+into\s+force"
-     r"|in\s+force\s+from|start\s+date|applicable\s+from|application\s+date", "effective"),
+    (
+        r"expir(?:y|ation|es)(?:\s+date)?|date\s+of\s+expir(?:y|ation)|end\s+date|sunset\s+date"
+        r"|valid\s+(?:until|through)",
+        "expiry",
+    ),
+    (
+        r"effective(?:\s+date)?|date\s+of\s+(?:entry\s+into\s+force|application)|entry\s+into\s+force"
+        r"|in\s+force\s+from|start\s+date|applicable\s+from|application\s+date",
+        "effective",
+    ),
     (r"(?:filing\s+)?deadline|due\s+date", "other_deadline"),
-    (r"(?:date\s+of\s+)?publication(?:\s+date)?|published|issue\s+date|date\s+of\s+issue"
-     r"|signature\s+date|signed|adopted|(?:fr|federal\s+register)\s+(?:date|citation)", None),
+    (
+        r"(?:date\s+of\s+)?publication(?:\s+date)?|published|issue\s+date|date\s+of\s+issue"
+        r"|signature\s+date|signed|adopted|(?:fr|federal\s+register)\s+(?:date|citation)",
+        None,
+    ),
     (r"(?:征求)?意[见見](?:反[馈饋])?截止(?:日期|[时時][间間])", "comment_deadline"),
     (r"(?:生效|[实實]施|施行|[执執]行|起[征徵])(?:日期|[时時][间間])", "effective"),
     (r"(?:失效|到期|[届屆]满|[届屆]滿|[终終]止)(?:日期|[时時][间間]|日)", "expiry"),

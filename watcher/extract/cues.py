@@ -46,7 +46,11 @@ _EN: list[tuple[str, str, str]] = [
         r"|as\s+(?:early|soon)\s+as|could\s+(?:[a-z]+\s+){0,3}?(?:by|as\s+of)",
     ),
     # "when the duties will no longer apply": the end of the measure, not a superseded date
-    ("END", "B", r"(?:will|shall|would)\s+no\s+longer\s+(?:appl(?:y|ies)|be\s+(?:collected|levied))"),
+    (
+        "END",
+        "B",
+        r"(?:will|shall|would)\s+no\s+longer\s+(?:appl(?:y|ies)|be\s+(?:collected|levied))",
+    ),
     # "End-User Review Committee", "semiconductor end use": no end of anything
     ("NONE", "B", r"end[\s-]+(?:users?|uses?)"),
     ("SUP", "R", r"no\s+longer\s+(?:appl(?:y|ies)|stands?|(?:is\s+|be\s+)?valid)"),
@@ -120,8 +124,12 @@ _EN: list[tuple[str, str, str]] = [
         r"|investigation|case|panel)|docketed",
     ),
     # an investigation's time limit: "the investigation will run until X" (other_deadline)
-    ("INV", "R", r"to\s+(?:conclude|complete|finish)\s+(?:the|its|this)\s+(?:[\w-]+\s+){0,2}?"
-     r"(?:review|investigation|probe|inquiry)"),
+    (
+        "INV",
+        "R",
+        r"to\s+(?:conclude|complete|finish)\s+(?:the|its|this)\s+(?:[\w-]+\s+){0,2}?"
+        r"(?:review|investigation|probe|inquiry)",
+    ),
     (
         "INV",
         "B",

@@ -150,6 +150,8 @@ _NUMERIC_HINT = re.compile(r"\d[-/.]\d")
 def _may_hold_date(sentence: str) -> bool:
     low = sentence.lower()
     return any(m in low for m in _MONTH_HINTS) or _NUMERIC_HINT.search(sentence) is not None
+
+
 # "from October 1 last year": the year is relative to the publication
 _YEAR_WORD = re.compile(r"\s+(last|next|this)\s+year\b", re.I)
 _YEAR_OFFSET = {"last": -1, "next": 1, "this": 0}

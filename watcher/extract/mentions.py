@@ -32,7 +32,9 @@ class Mention:
     weekday: int | None = None  # REL_NEWS_DAY: 0 = Monday ... 6 = Sunday; None for "today"
     direction: int = 0  # REL_NEWS_DAY: +1 the coming one, -1 the last one, 0 from the verb's tense
     bare: bool = False  # a day or weekday alone (Chinese "24日", "周四"): needs a cue next to it
-    week: int | None = None  # REL_NEWS_DAY, Chinese 周X: that day of this (0), next (1), last (-1) week
+    week: int | None = (
+        None  # REL_NEWS_DAY, Chinese 周X: that day of this (0), next (1), last (-1) week
+    )
     time: str | None = None
     tz: str | None = None
     implied_cue: str | None = None  # a cue family carried by the phrase itself: "EFF", "BY"

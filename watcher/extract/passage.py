@@ -77,7 +77,9 @@ def renewed(placed: list[Placed], norm: str) -> set[tuple[dt.date, str]]:
     last = max((m.start() for m in _RENEWAL.finditer(norm)), default=-1)
     drop = set()
     for ev, start, sentence in ends:
-        later = [(o, s, t) for o, s, t in ends if o.kind == ev.kind and o.date > ev.date and s > start]
+        later = [
+            (o, s, t) for o, s, t in ends if o.kind == ev.kind and o.date > ev.date and s > start
+        ]
         if not later:
             continue
         if start < last and _PAST_END.search(sentence):

@@ -198,8 +198,11 @@ def _merge_named(sentence: str, mentions: list[Mention]) -> list[Mention]:
 
 
 def _sentence_events(
-    sentence: str, column: str | None = None, weak: set[int] | None = None,
-    limits: set[int] | None = None, table: columns.Columns | None = None,
+    sentence: str,
+    column: str | None = None,
+    weak: set[int] | None = None,
+    limits: set[int] | None = None,
+    table: columns.Columns | None = None,
 ) -> list[tuple[Mention, str, float]]:
     """The (mention, kind, score) events of one sentence. The ids of mentions that a weak
     superseding word qualifies ("The rules were originally due to apply from X") are added to
