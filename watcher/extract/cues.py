@@ -1,4 +1,4 @@
-"""Cue-word lexicons (English, simplified and traditional Chinese) and the scanner that finds them.
+"""The scanner of cue words (English, simplified and traditional Chinese; lexicons in `lexicon`).
 
 A cue is a word or phrase that tells what a nearby date means. Each lexicon entry is
 (family, side, pattern): `side` says where the cue may stand relative to the date it qualifies
@@ -9,11 +9,12 @@ inside it ("hearing").
 Families:
 - polarity: UNTIL (end of a period), BY (deadline), BEFORE (weak deadline / cut-off), FROM (start),
   FROMW (weak start: "from", "as of"), SINCE;
-- kinds and topics: EFF, SUS, END, EXT, COM, REQ, APPEAR, CMP, PAY, RPT, NEGOT, PUBL, DL;
+- kinds and topics: EFF, SUS, END, EXT, COM, REQ, APPEAR, CMP, PAY, RPT, NEGOT, PUBL, DL, INV (an
+  investigation's time limit: other_deadline);
 - negatives: EVENT (announced, signed...), MEET (meetings, hearings), REF (the order of X, X公告),
   OPEN (a comment window opens), CUT (goods loaded/shipped before X), SUP / SUP2 (superseded).
 ENTRY (goods entered or imported) only matters after a shipping cut-off: "loaded before X and
-entered before Y" closes an in-transit window on Y (WIN, set by classify: expiry).
+entered before Y" closes an in-transit window on Y (WIN, set by clauses: expiry).
 Markers set by classify, not by a lexicon: KEY (a row of a key-dates list: "March 10, 2025: Due
 date for ..."), and REF for a wire dateline ("LONDON, Nov 26 (Reuters) -").
 """
