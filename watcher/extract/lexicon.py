@@ -128,7 +128,7 @@ EN: list[tuple[str, str, str]] = [
     (
         "EVENT",
         "B",
-        r"(?:data|figures|statistics|numbers|earnings|results)(?:\s+\w+){0,3}?\s+(?:is|are)\s+"
+        r"(?:data|figures|statistics|numbers|earnings|results)(?:[\s,]+\w+){0,3}?[\s,]+(?:(?:is|are)\s+)?"
         r"(?:due|scheduled|expected)"
         # "$90 billion collected through Sept 23": an amount counted up to a day
         r"|(?:collected|paid|raised|spent|received|imported|exported|sold)\s+(?:through|thru"
@@ -319,7 +319,7 @@ ZH: list[tuple[str, str, str]] = [
         r"[发發]起|立案|(?:调查|調查)自|[对對][^，,。;；]{0,40}?[进進]行[^，,。;；]{0,12}?[调調]查",
     ),
     # "申请参加调查登记": a request to take part, like a request to appear
-    ("APPEAR", "B", r"申[请請]参加|申[请請]參加"),
+    ("APPEAR", "B", r"申[请請]参加|申[请請]參加|登[记記](?:发言|發言|出席)|[报報]名(?:发言|發言|出席)"),
     ("COM", "B", r"意[见見]|[评評][论論]|反[馈饋]"),
     # "按现行有关规定执行", "按照最惠国税率执行": a manner of applying, not a date's verb
     ("NONE", "B", r"按(?:照)?[^，,。；;]{0,12}?[执執]行"),

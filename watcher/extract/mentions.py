@@ -59,9 +59,10 @@ def news_day(men: Mention, published: dt.date) -> dt.date:
     return published + dt.timedelta(days=ahead)
 
 
-def nearest_month(day: int, anchor: dt.date) -> dt.date | None:
+def nearest_month(day: int, anchor: dt.date, future: bool = False) -> dt.date | None:
     """ "24日生效" in a report: the day of the month nearest `anchor` (this month, the previous or
-    the next one), as Chinese news writes the days of the current weeks without their month."""
+    the next one), as Chinese news writes the days of the current weeks without their month; with
+    `future` (the sentence speaks of what will happen: 将暂停至30日) the nearest one not before it."""
     best = None
     for shift in (-1, 0, 1):
         month = anchor.month + shift
@@ -69,6 +70,8 @@ def nearest_month(day: int, anchor: dt.date) -> dt.date | None:
         month = (month - 1) % 12 + 1
         if valid_day(year, month, day):
             cand = dt.date(year, month, day)
+            if future and cand < anchor:
+                continue
             if best is None or abs((cand - anchor).days) < abs((best - anchor).days):
                 best = cand
     return best

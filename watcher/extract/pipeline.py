@@ -47,6 +47,7 @@ _CHANGED = re.compile(
 _DEADLINE_KINDS = frozenset({"comment_deadline", "compliance", "other_deadline", "expiry"})
 _MAX_EVIDENCE = 400
 _TITLE = re.compile(r"《[^《》]{0,80}》")
+_FUTURE_ZH = re.compile(r"[将將](?:于|於|自|在|从|從|暂|暫|延|持续|持續|继续|繼續)|即将|即將|拟|擬")
 
 
 def extract(text: str, published: dt.date | None) -> list[Event]:
@@ -320,7 +321,8 @@ def _resolve(men: Mention, kind: str, sentence: str, published, anchor) -> dt.da
         men.date = dt.date(men.year, men.month, men.day)
     elif not men.month and men.year_offset is None:  # "24日生效": a day of a month near the text
         base = published or anchor()
-        men.date = nearest_month(men.day, base) if base else None
+        future = _FUTURE_ZH.search(sentence, 0, men.start) is not None
+        men.date = nearest_month(men.day, base, future) if base else None
     elif (ref := published or anchor()) is None:
         return None
     else:
