@@ -525,3 +525,8 @@ def test_a_publication_stated_in_the_sentence_anchors_its_own_relative_date() ->
         ("2026-05-12", "suspension"),
         ("2026-05-09", "effective"),
     }
+
+
+def test_taiwanese_era_years_are_converted() -> None:
+    text = "本辦法自中華民國115年7月1日起施行。"
+    assert _pairs(_run(text, "2025-12-30")) == {("2026-07-01", "effective")}

@@ -15,7 +15,9 @@ _CN_DIGITS["零"] = 0
 _CN_NUM = r"[〇零一二三四五六七八九十]"
 
 _DATE_RX = re.compile(
-    r"(?:(?:(?P<y>(?:19|20)\d\d|[〇零一二][〇零一二三四五六七八九]{3})\s*年|(?P<yw>[今明去])年)\s*)?"
+    r"(?:(?:(?P<y>(?:19|20)\d\d|[〇零一二][〇零一二三四五六七八九]{3})\s*年|(?P<yw>[今明去])年"
+    # the Republic of China's era in Taiwanese notices: 中華民國115年 = 2026
+    r"|(?:中華民國|中华民国|民國|民国)\s*(?P<roc>1[01]\d|[89]\d)\s*年)\s*)?"
     r"(?P<m>1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])\s*月\s*"
     r"(?P<d>3[01]|[12]\d|0?[1-9]|[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号號]"
     r"|本月(?P<d2>3[01]|[12]\d|0?[1-9]|[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号號]"
@@ -89,6 +91,8 @@ def _absolute(m: re.Match[str]) -> Mention | None:
         return men  # month filled from the publication date by the pipeline
     month, day = cn_int(m.group("m")), cn_int(m.group("d"))
     year = cn_int(m.group("y")) if m.group("y") else None
+    if m.group("roc"):
+        year = int(m.group("roc")) + 1911
     if not valid_day(year or 2024, month, day):
         return None
     men = Mention(m.start(), m.end(), month=month, day=day, year=year)
