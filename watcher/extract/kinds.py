@@ -90,6 +90,9 @@ def _start(cues: Cues, polfam: str, support: float) -> Kinds:
     if max(_s(cues, "COM"), _s(cues, "OPEN")) > score:
         return []  # a comment window opening is not a milestone
     if fam is None:
+        if polfam == "FROM" and "RPT" in cues:
+            # "importers must file the new declarations beginning X": a reporting duty starts
+            return [("compliance", support), ("effective", support * 0.9)]
         return [("effective", support)] if polfam == "FROM" else []
     kinds = [(_START_KINDS[fam], max(score, support))]
     if fam == "CMP":

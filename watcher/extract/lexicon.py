@@ -258,7 +258,7 @@ EN: list[tuple[str, str, str]] = [
         r"|reach(?:es|ed|ing)?\s+[$€£¥]?\d[\d,.]*\d|as\s+(?:the|its)\s+(?:start|effective)\s+date"
         r"|start\s+date|begins?|began|begun|commence[sd]?|start(?:s|ed)?|resum(?:e|es|ed|ing)"
         r"|(?:fully\s+)?in\s+place|br(?:ing|ings|ought)\s+in"
-        r"|(?:increase|rise|hike|cut|reduction|step)s?\s+(?:on|from|as\s+of)",
+        r"|(?:increase|rise|hike|cut|reduction|step)s?\s+(?:on|from|as\s+of)|follows?\s+on",
     ),  # "to 25" (+ "%": no \b after it)
     (
         "SUS",
@@ -284,7 +284,7 @@ EN: list[tuple[str, str, str]] = [
         "CMP",
         "B",
         r"compl(?:y|ies|ying|iance)|requir(?:e|es|ed|ing)(?:\s+to)?|must\s+(?:obtain|apply|register"
-        r"|certify|ensure|adopt|hold|have|enroll|complete|update|file)"
+        r"|certify|ensure|adopt|hold|have|enroll|complete|update)"
         r"|obtain\s+(?:an?\s+)?(?:\w+\s+)?licen[cs]e|transition(?:al)?\s+period"
         r"|grace\s+period|wind[\s-]down|mandatory",
     ),
