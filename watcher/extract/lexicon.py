@@ -318,6 +318,12 @@ ZH: list[tuple[str, str, str]] = [
         "B",
         r"[发發]起|立案|(?:调查|調查)自|[对對][^，,。;；]{0,40}?[进進]行[^，,。;；]{0,12}?[调調]查",
     ),
+    # ending a proceeding is a decision about it ("已于8月29日终止调查"), not the end of a measure
+    (
+        "EVENT",
+        "B",
+        r"(?:终止|終止|结束|結束)(?:本案|该|該|本次|此次)?(?:[调調]查|[审審]查|复审|複審|[复複][审審][调調]查)",
+    ),
     # "申请参加调查登记": a request to take part, like a request to appear
     (
         "APPEAR",
