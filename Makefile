@@ -36,8 +36,8 @@ test-replicas: $(VENV)/.installed-test  ## three real replicas on one PostgreSQL
 test-container: $(VENV)/.installed-test  ## build the image with podman, run it, lint the Dockerfile (root, apt)
 	bash deploy/container-test.sh
 
-eval: $(VENV)/.installed  ## deadline extraction quality on ../shared/eval/extract-dev.jsonl
-	$(PY) -m watcher.extract.evaluate
+eval: $(VENV)/.installed  ## extraction P/R/F1/kind on ../shared/eval/extract-dev.jsonl, per subset, 5-fold CV
+	$(PY) -m watcher.extract.evaluate --folds 5
 
 bench: $(VENV)/.installed-bench  ## every benchmark (~6 min on 2 cores) -> docs/benchmarks.md, docs/benchmarks.png
 	$(PY) bench/run_all.py

@@ -35,17 +35,22 @@ def padded(rows: list[dict]) -> list[tuple[str, dt.date | None]]:
     return out
 
 
-def rate(fn, texts, seconds: float) -> tuple[float, float]:
+def rate(fn, texts, seconds: float) -> tuple[float, float, float]:
     """Passages per wall-clock second and per CPU second of `fn` over `texts`, cycling for about
-    `seconds`. On a machine loaded by other work the CPU figure is the one to compare."""
+    `seconds`, and per CPU second in the fastest pass over the texts (as `timeit` advises: the
+    other passes were slowed by other work on the machine). On a loaded machine the CPU figures
+    are the ones to compare."""
     done, start, cpu = 0, time.perf_counter(), time.process_time()
+    best = 0.0
     while True:
+        lap = time.process_time()
         for text, published in texts:
             fn(text, published)
             done += 1
+        best = max(best, len(texts) / max(time.process_time() - lap, 1e-9))
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return done / elapsed, done / max(time.process_time() - cpu, 1e-9)
+            return done / elapsed, done / max(time.process_time() - cpu, 1e-9), best
 
 
 def dateparser_extractor():
@@ -73,21 +78,24 @@ def main(argv: list[str] | None = None) -> int:
     texts = padded(rows)
     mean = sum(len(t) for t, _ in texts) / len(texts)
 
-    ours_rate, ours_cpu = rate(extract_deadlines, texts, args.seconds)
+    extract_deadlines(*texts[0])  # imports and compiled patterns out of the timing
+    ours_rate, ours_cpu, ours_best = rate(extract_deadlines, texts, args.seconds)
     ours = score(rows, extract_deadlines)
     dp = dateparser_extractor()
-    dp_rate, dp_cpu = rate(dp, texts, args.seconds)
+    dp_rate, dp_cpu, dp_best = rate(dp, texts, args.seconds)
     theirs = score(rows, dp)
 
     print(f"{len(rows)} dev passages, timed padded to ~{mean:.0f} characters\n")
-    print(f"{'extractor':<26}{'passages/s':>12}{'per CPU-s':>11}{'P':>8}{'R':>8}{'F1':>8}"
-          f"{'kind acc':>10}")  # fmt: skip
-    print(f"{'watcher.extract':<26}{ours_rate:>12.0f}{ours_cpu:>11.0f}{ours['precision']:>8.3f}"
-          f"{ours['recall']:>8.3f}{ours['f1']:>8.3f}{ours['kind_accuracy']:>10.3f}")  # fmt: skip
-    print(f"{'dateparser.search_dates':<26}{dp_rate:>12.1f}{dp_cpu:>11.1f}"
+    print(f"{'extractor':<26}{'passages/s':>12}{'per CPU-s':>11}{'best pass':>11}{'P':>8}{'R':>8}"
+          f"{'F1':>8}{'kind acc':>10}")  # fmt: skip
+    print(f"{'watcher.extract':<26}{ours_rate:>12.0f}{ours_cpu:>11.0f}{ours_best:>11.0f}"
+          f"{ours['precision']:>8.3f}{ours['recall']:>8.3f}{ours['f1']:>8.3f}"
+          f"{ours['kind_accuracy']:>10.3f}")  # fmt: skip
+    print(f"{'dateparser.search_dates':<26}{dp_rate:>12.1f}{dp_cpu:>11.1f}{dp_best:>11.1f}"
           f"{theirs['precision']:>8.3f}{theirs['recall']:>8.3f}{theirs['f1']:>8.3f}"
           f"{'n/a':>10}")  # fmt: skip
-    print(f"\nspeed ratio (watcher / dateparser): {ours_rate / dp_rate:.0f}x")
+    print(f"\nspeed ratio (watcher / dateparser): {ours_rate / dp_rate:.0f}x"
+          f" (per CPU-second {ours_cpu / dp_cpu:.0f}x)")  # fmt: skip
     return 0
 
 

@@ -345,7 +345,8 @@ def test_wire_datelines_and_chinese_cut_offs_are_not_deadlines() -> None:
     text = "LONDON, Nov 26 (Reuters) - Britain will scrap the relief, Reeves said."
     assert _run(text, "2025-11-27") == []
     text = "在8月7日前已装船并处于运输途中、且在10月5日前入境的货物，不适用新税率。"
-    assert _run(text, "2025-08-07") == []
+    # the shipping cut-off is not recorded; the last day of entry closes the in-transit window
+    assert _pairs(_run(text, "2025-08-07")) == {("2025-10-05", "expiry")}
 
 
 def test_through_and_including_closes_a_range() -> None:
@@ -393,9 +394,10 @@ def test_weekdays_and_today_after_a_milestone_word_resolve_against_publication()
     assert _run("Talks will begin Monday in Geneva, officials said on Friday.", "2025-08-28") == []
 
 
-def test_cut_off_words_govern_every_date_of_their_clause() -> None:
+def test_cut_off_words_govern_their_date_and_the_window_end_is_an_expiry() -> None:
     text = "Goods shipped before March 10 and imported by April 12 will be exempt."
-    assert _run(text, "2025-03-04") == []
+    assert _pairs(_run(text, "2025-03-04")) == {("2025-04-12", "expiry")}
+    assert _run("Goods already in transit before June 2 are not affected.", "2025-05-30") == []
     text = "Importers have until May 1 to weigh in on the investigation."
     assert _pairs(_run(text, "2025-04-03")) == {("2025-05-01", "comment_deadline")}
 
@@ -441,9 +443,90 @@ def test_reporting_periods_cut_off_windows_and_licence_expiry() -> None:
         "For goods shipped before March 10, 2025 and imported between March 10 and April 12, "
         "2025, no additional tariffs will be levied."
     )
-    assert _run(text, "2025-03-04") == []
+    assert _pairs(_run(text, "2025-03-04")) == {("2025-04-12", "expiry")}
     assert ("2025-10-29", "expiry") in _pairs(_run("该许可于10月29日到期。", "2025-10-01"))
     text = "該措施原訂於12月1日起實施，暫停期限至2026年11月10日止。"
     assert _pairs(_run(text, "2025-11-08")) == {("2026-11-10", "expiry")}
     text = "10月9日，商务部发布2025年第62号公告，公告自发布之日起施行。"
     assert _pairs(_run(text, "2025-10-10")) == {("2025-10-09", "effective")}
+
+
+# --- issue-11 conventions ----------------------------------------------------------------------
+
+
+def test_chinese_bare_days_and_weekdays_take_the_month_and_week_of_publication() -> None:
+    assert _pairs(_run("反制关税将于25日起生效。", "2025-03-21")) == {("2025-03-25", "effective")}
+    # 2025-06-10 is a Tuesday: 周五 is the Friday of that week
+    text = "新税率将于北京时间周五零时起实施。"
+    assert _pairs(_run(text, "2025-06-10")) == {("2025-06-13", "effective")}
+    assert _pairs(_run("海關總署自週一(16日)起恢復相關產品進口。", "2025-06-13")) == {
+        ("2025-06-16", "effective")
+    }
+    # a bare day beside an event, or a noun that merely contains a cue word, is not read
+    assert _run("财政部22日表示，将研究相关实施细则。", "2025-03-24") == []
+    assert _run("该条例7日在公报刊登，另有5个工作日的过渡安排。", "2025-03-09") == []
+    assert _run("本公告所附2025〕7号文件同时印发。", "2025-03-09") == []
+
+
+def test_investigation_time_limits_are_other_deadlines_unless_overtaken() -> None:
+    text = "鉴于案情复杂，商务部决定将该反倾销调查期限延长至2026年1月5日。"
+    assert _pairs(_run(text, "2025-07-01")) == {("2026-01-05", "other_deadline")}
+    assert _run(text + "现本案调查已结束，商务部作出最终裁定。", "2025-11-20") == []
+    text = "The investigation will run until March 3, 2026, the ministry said."
+    assert _pairs(_run(text, "2025-09-03")) == {("2026-03-03", "other_deadline")}
+
+
+def test_an_end_told_as_the_current_one_is_superseded_by_a_later_extension() -> None:
+    text = (
+        "The current product exclusions are scheduled to expire on June 30, 2026. This notice "
+        "extends them through December 31, 2026."
+    )
+    assert _pairs(_run(text, "2026-06-20")) == {("2026-12-31", "expiry")}
+    text = (
+        "In March the agency decided to extend the waivers through April 30, 2026. Today's notice "
+        "extends the waivers for three more months, through July 31, 2026."
+    )
+    assert _pairs(_run(text, "2026-04-25")) == {("2026-07-31", "expiry")}
+    text = "商务部决定将该调查期限由3月5日延长至9月5日。"
+    assert _pairs(_run(text, "2025-02-28")) == {("2025-09-05", "other_deadline")}
+
+
+def test_bare_dates_under_a_flattened_table_header_take_their_column() -> None:
+    text = (
+        "Rule  Publication date  Effective date  End of comment period\n"
+        "Export controls on sensor modules  03/10/2026  04/09/2026, except for paragraph (b), "
+        "which is effective 01/01/2027.  05/11/2026\n"
+        "Updates to the licence exception  03/24/2026  03/24/2026  05/26/2026"
+    )
+    assert _pairs(_run(text, "2026-04-01")) == {
+        ("2026-04-09", "effective"), ("2027-01-01", "effective"),
+        ("2026-05-11", "comment_deadline"), ("2026-03-24", "effective"),
+        ("2026-05-26", "comment_deadline"),
+    }  # fmt: skip
+    text = "公告名称 发布日期 实施日期\n关于调整出口许可管理的公告 2026年3月2日 2026年4月1日"
+    assert _pairs(_run(text, "2026-03-20")) == {("2026-04-01", "effective")}
+    # a sentence that names two kinds of date is not a header
+    text = "The effective date and the compliance date are set out below.\nSee 03/02/2026."
+    assert _run(text, "2026-03-01") == []
+
+
+def test_office_closures_and_the_opening_of_a_proceeding_are_not_milestones() -> None:
+    text = (
+        "The registry was closed from March 2, 2026, through March 20, 2026, for a system "
+        "migration. The petition was docketed on March 23, 2026, which shall be considered the "
+        "start date for the review."
+    )
+    assert _run(text, "2026-03-25") == []
+
+
+def test_a_publication_stated_in_the_sentence_anchors_its_own_relative_date() -> None:
+    text = "商务部12日发布公告，即日起暂停实施相关措施。此前，海关总署于9日公告，即日起恢复部分产品进口。"
+    assert _pairs(_run(text, "2026-05-13")) == {
+        ("2026-05-12", "suspension"),
+        ("2026-05-09", "effective"),
+    }
+
+
+def test_taiwanese_era_years_are_converted() -> None:
+    text = "本辦法自中華民國115年7月1日起施行。"
+    assert _pairs(_run(text, "2025-12-30")) == {("2026-07-01", "effective")}

@@ -114,9 +114,12 @@ _END_RX = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"“‘(\[•A-Z0-9])|[。！
 _WORD_BEFORE = re.compile(r"([\w.]+)\Z")
 
 
+_FOLDABLE = re.compile("[" + "".join(f"\\U{cp:08x}" for cp in sorted(_FOLD)) + "]")
+
+
 def normalize(text: str) -> str:
     """Fold full-width characters and unusual spaces; the result has the same length."""
-    return text.translate(_FOLD)
+    return text.translate(_FOLD) if _FOLDABLE.search(text) else text
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:

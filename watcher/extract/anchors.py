@@ -42,7 +42,9 @@ _ZH_PUBLISHED = re.compile(
 # has not happened, so "自公告日起" / "upon publication" name no day yet.
 _PENDING = re.compile(
     r"(?:预计|預計|将于|將於|尚未|尚待)[^,，。;；]{0,10}?(?:正式)?(?:公告|公布|公佈|发布|發布|發佈|刊登)"
-    r"|\b(?:is|are)\s+(?:expected|yet)\s+to\s+be\s+published\b(?![^.;]{0,60}?\bon\s)",
+    r"|\b(?:is|are)\s+(?:expected|yet)\s+to\s+be\s+published\b(?![^.;]{0,60}?\bon\s)"
+    # "upon publication in the Federal Register, which is expected in the coming weeks"
+    r"|\bpublication\b[^.;]{0,50}?\b(?:which|that)\s+is\s+(?:expected|planned|anticipated)\b",
     re.I,
 )
 

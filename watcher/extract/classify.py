@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import clauses
 from .cues import NEGATIVE, POLARITY, Cue
 from .mentions import Mention
 
@@ -22,7 +23,7 @@ _WEIGHT = {
     "EFF": 1.0, "SUS": 0.9, "END": 1.0, "EXT": 0.6, "COM": 0.8, "REQ": 0.6, "APPEAR": 0.9,
     "CMP": 0.9, "PAY": 0.7, "RPT": 0.5, "NEGOT": 0.7, "PUBL": 0.8, "DL": 0.9,
     "EVENT": 0.9, "MEET": 1.0, "REF": 1.0, "OPEN": 1.0, "CUT": 0.8, "SUP": 1.0, "SUP2": 1.0,
-    "OLD": 1.0,
+    "OLD": 1.0, "INV": 1.0,
 }  # fmt: skip
 
 
@@ -62,7 +63,7 @@ _FRAME_BEFORE = re.compile(r"^\W*(?:[A-Za-z][A-Za-z ]{0,30}:\s*)?on\s*\Z", re.I)
 _FRAME_AFTER = re.compile(
     r"[,\s]+(?:[\w.'’()-]+\s+){0,6}?(?:imposed|adopted|issued|announced|signed|published|determined"
     r"|released|approved|decided|initiated|launched|added|designated|unveiled|introduced|sent"
-    r"|notified|struck|agreed|held)\b",
+    r"|notified|struck|agreed|held|confirmed)\b",
     re.I,
 )
 # "LONDON, Nov 26 (Reuters) -": a wire dateline names the day of the report
@@ -82,7 +83,8 @@ _CHANGE = re.compile(
 # "which was scheduled to close on May 5, 2025, is extended": the date named is the old one
 _EXTENDED_AFTER = re.compile(
     r"[\s,)]*(?:is|are|has\s+been|have\s+been|was|were)\s+(?:hereby\s+|now\s+|being\s+)?"
-    r"(?:extended|postponed|delayed|deferred|rescheduled|pushed\s+back)\b",
+    r"(?:extended|postponed|delayed|deferred|rescheduled|pushed\s+back|put\s+on\s+hold|shelved"
+    r"|called\s+off|cancell?ed|withdrawn|paused)\b",
     re.I,
 )
 # After a date, these open a new clause whose verbs are about something else.
@@ -174,6 +176,9 @@ def _option(cue: Cue, sentence: str, g: Group, left_of_date: bool, p: Params):
     word = sentence[cue.start : cue.end].lower()
     if family == "UNTIL" and dist > 2 and word == "to":
         return None  # "to 125% effective ...": only "to <date>" means "until"
+    if family == "EFF" and word[:3] == "to " and "%" not in word and "cent" not in word:
+        if sentence[cue.end : cue.end + 1] != "%":
+            return None  # "on Jan 1 to 30%" is a rate step; "to 3 p.m." is not
     if (
         family == "REF"
         and p.attributive
@@ -244,95 +249,15 @@ def attach(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> No
         elif "FROMW" in first.cues and _OPENING_FROM.match(head):
             first.cues["FROM"] = (_WEIGHT["FROM"], 0, "L")
     _share_topics(groups)
-    _spread_cut_off(sentence, cues, groups, p)
-    _governing_suspension(sentence, cues, groups)
-    _governing_removal(sentence, cues, groups)
-    _moved_meeting(sentence, cues, groups)
-
-
-_MOVE = re.compile(r"postpon|reschedul|delay|push|mov", re.I)
-_VERB_FAMILIES = frozenset({"EFF", "END", "SUS"})
-
-
-def _moved_meeting(sentence: str, cues: list[Cue], groups: list[Group]) -> None:
-    """ "A public hearing on proposed port fees ..., originally set for Sept. 15, has been
-    postponed to Oct. 6": a meeting that opens its sentence is what the change verb moves."""
-    meet = next((c for c in cues if c.family == "MEET"), None)
-    if meet is None or meet.start > 40:
-        return
-    for cue in cues:
-        if cue.start <= meet.end or ";" in sentence[meet.end : cue.start]:
-            continue
-        if cue.family in _VERB_FAMILIES and not (
-            cue.family == "SUS" and _MOVE.match(sentence, cue.start)
-        ):
-            return  # another verb stands between: the meeting is not the subject
-        if cue.family != "SUS":
-            continue
-        for g in groups:
-            if g.start >= cue.end and g.start - cue.end <= 15:
-                g.cues["MEET"] = (1.0, 0, "L")
-        return
-
-
-_REMOVAL = re.compile(r"remov|lift|eliminat|terminat|revok|rescind|repeal|scrap", re.I)
-
-
-def _governing_removal(sentence: str, cues: list[Cue], groups: list[Group]) -> None:
-    """ "Canada will remove many of its retaliatory tariffs on U.S. goods effective Sept. 1": the
-    date at which a removal takes effect is also the end of the measure removed."""
-    verbs = [c for c in cues if c.family == "END" and _REMOVAL.match(sentence, c.start)]
-    for i, g in enumerate(groups if verbs else ()):
-        eff = g.cues.get("EFF")
-        if eff is None or eff[2] != "L" or eff[1] > 12 or g.cues.get("END", _NO_CUE)[0] >= eff[0]:
-            continue
-        lo = groups[i - 1].end if i else 0
-        end = [c for c in verbs if lo <= c.start and c.end <= g.start and g.start - c.end <= 100]
-        if end and not _CLAUSE_END.search(sentence, end[-1].end, g.start):
-            g.cues["END"] = eff
-
-
-_CLAUSE_END = re.compile(r"[;；。]|,\s*(?:and|but|while)\b")
-
-
-_CLAUSE_BREAK = re.compile(r"[,;，；]")
-_CUT_POLARITY = frozenset({"BEFORE", "BY", "UNTIL"})
-
-
-def _spread_cut_off(sentence: str, cues: list[Cue], groups: list[Group], p: Params) -> None:
-    """ "Goods shipped before March 10 and imported by April 12 will be exempt": the cut-off
-    word governs every date of its clause, not only the nearest one (the distance counts from
-    the last date it governs: "shipped before X and imported between X and Y")."""
-    for cue in cues:
-        if cue.family != "CUT":
-            continue
-        last = cue.end
-        for g in groups:
-            if g.start < cue.end or g.start - last > p.neg:
-                continue
-            if _CLAUSE_BREAK.search(sentence, last, g.start):
-                break
-            if (set(g.cues) & POLARITY) <= _CUT_POLARITY:
-                g.cues["CUT"] = max(g.cues.get("CUT", _NO_CUE), (0.6, 0, "L"))
-                last = g.end
-
-
-_NO_CUE = (0.0, 0, "")
-_KIND_FAMILIES = frozenset({"EFF", "SUS", "END", "CMP", "COM", "REQ"})
-
-
-def _governing_suspension(sentence: str, cues: list[Cue], groups: list[Group]) -> None:
-    """ "USTR will suspend for one year the actions taken in ... sectors, beginning November 10":
-    a start date with no verb near it takes the suspension verb that governs its sentence,
-    however far before it, when no other date stands between them."""
-    verbs = [c for c in cues if c.family == "SUS"]
-    for i, g in enumerate(groups if verbs else ()):
-        if not {"FROM", "FROMW"} & g.cues.keys() or _KIND_FAMILIES & g.cues.keys():
-            continue
-        lo = groups[i - 1].end if i else 0
-        sus = [c for c in verbs if lo <= c.start and c.end <= g.start]
-        if sus and ";" not in sentence[sus[-1].end : g.start]:
-            g.cues["SUS"] = (0.3, g.start - sus[-1].end, "L")
+    clauses.spread_cut_off(sentence, cues, groups, p)
+    clauses.governing_suspension(sentence, cues, groups)
+    clauses.transit_window(sentence, cues, groups, p)
+    if not p.attributive:
+        clauses.frame_verb(sentence, cues, groups, _WEIGHT.__getitem__)
+    clauses.spread_limit(sentence, cues, groups, p)
+    clauses.moved_from(sentence, groups)
+    clauses.governing_removal(sentence, cues, groups)
+    clauses.moved_meeting(sentence, cues, groups)
 
 
 def add_header_cues(groups: list[Group], header: list[Cue]) -> None:

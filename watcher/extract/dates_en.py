@@ -39,7 +39,8 @@ _DATE_RX = re.compile(
     + _ORD
     + r"(?![\d:])(?:,?\s+(?P<year>(?:19|20)\d\d)(?!\d))?"
     # day month [year]: "8 November 2025", "the 1st of December"
-    r"|(?<![\d.,$])\b(?P<day2>\d{1,2})"
+    # (a label run into the date, "Coming into force18th April 2025", as some renderings store it)
+    r"|(?<![\d.,$])(?:\b|(?<=[a-z]))(?P<day2>\d{1,2})"
     + _ORD
     + r"\s+(?:of\s+)?(?P<mon2>"
     + _MONTH
@@ -105,12 +106,16 @@ _DATE_NEXT = re.compile(
 _NEWS_LEAD = re.compile(
     r"(?:effective|starting|beginning|from|until|till|through|by|as\s+of|expir(?:e|es|ed|ing)"
     r"|(?:take|takes|took|taking)\s+effect|in\s+(?:force|effect)"
-    r"|(?:come|comes|came|coming|go|goes|went|going|entered|enters?)\s+into\s+(?:force|effect)"
-    r"|kick(?:s|ed)?\s+in|laps(?:e|es|ed)|no\s+later\s+than)"
+    r"|(?:come|comes|came|coming|go|goes|went|going|entered|enters?|entering)\s+into\s+(?:force|effect)"
+    r"|kick(?:s|ed)?\s+in|laps(?:e|es|ed)|no\s+later\s+than"
+    r"|(?:begin|begins|began|start|starts|started|commence|commences|commenced|resume|resumes"
+    r"|resumed)(?:\s+(?:on|from))?)"
     r"\s+(?:at\s+)?(?:(?:" + TIME_EN + r")\s*(?:\(?(?:" + TZ_EN + r")\)?)?\s*)?(?:on\s+)?\Z",
     re.I,
 )
-_PAST_LEAD = re.compile(r"\b(?:took|came|went|entered|kicked|expired|lapsed)\b", re.I)
+_PAST_LEAD = re.compile(
+    r"\b(?:took|came|went|entered|kicked|expired|lapsed|began|started|commenced|resumed)\b", re.I
+)
 _DIRECTION = {"next": 1, "last": -1}
 
 
@@ -136,6 +141,17 @@ def _news_days(sentence: str) -> list[Mention]:
 
 
 _DIGIT = re.compile(r"\d")
+# What every absolute date above contains (a month's name or digits around a separator): a cheap
+# test that spares most sentences, the Chinese ones especially, the full pattern.
+_MONTH_HINTS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_NUMERIC_HINT = re.compile(r"\d[-/.]\d")
+
+
+def _may_hold_date(sentence: str) -> bool:
+    low = sentence.lower()
+    return any(m in low for m in _MONTH_HINTS) or _NUMERIC_HINT.search(sentence) is not None
+
+
 # "from October 1 last year": the year is relative to the publication
 _YEAR_WORD = re.compile(r"\s+(last|next|this)\s+year\b", re.I)
 _YEAR_OFFSET = {"last": -1, "next": 1, "this": 0}
@@ -183,11 +199,30 @@ def _relative(m: re.Match[str]) -> Mention:
     return men
 
 
+_DIGITS = re.compile(r"\d+")
+_BEFORE_DIGITS = 28  # "Wednesday, September 12": the most a date holds before its first digit
+_AFTER_DIGITS = 24  # "1st of September, 2025": the most after it
+
+
+def _absolute_matches(sentence: str):
+    """The matches of _DATE_RX, searched only around runs of digits (every date has one): the full
+    pattern tried at every position of a long sentence costs more than the rest of the reading."""
+    end = 0
+    for run in _DIGITS.finditer(sentence):
+        if run.start() < end:
+            continue
+        lo = max(end, run.start() - _BEFORE_DIGITS)
+        m = _DATE_RX.search(sentence, lo, min(len(sentence), run.end() + _AFTER_DIGITS))
+        if m is not None and m.start() <= run.end():
+            end = m.end()
+            yield m
+
+
 def find_en(sentence: str) -> list[Mention]:
     """All English/numeric date mentions of `sentence`, times attached, in text order."""
     found: list[Mention] = []
-    if _DIGIT.search(sentence):
-        for m in _DATE_RX.finditer(sentence):
+    if _may_hold_date(sentence):
+        for m in _absolute_matches(sentence):
             men = _absolute(m)
             if men is not None:
                 attach_time_en(sentence, men)

@@ -90,6 +90,9 @@ def _start(cues: Cues, polfam: str, support: float) -> Kinds:
     if max(_s(cues, "COM"), _s(cues, "OPEN")) > score:
         return []  # a comment window opening is not a milestone
     if fam is None:
+        if polfam == "FROM" and "RPT" in cues:
+            # "importers must file the new declarations beginning X": a reporting duty starts
+            return [("compliance", support), ("effective", support * 0.9)]
         return [("effective", support)] if polfam == "FROM" else []
     kinds = [(_START_KINDS[fam], max(score, support))]
     if fam == "CMP":
@@ -138,7 +141,11 @@ def decide(cues: Cues, several_groups: bool) -> Kinds:
     """Kinds (with support scores) for a single date or list of dates; [] when not a milestone."""
     if _superseded(cues, several_groups):
         return []
+    if "WIN" in cues:  # the last day goods in transit may be entered at the old rate
+        return [("expiry", cues["WIN"][0])]
     polfam, support = _best(cues, POLARITY)
+    if "INV" in cues and polfam not in ("FROM", "FROMW", "SINCE"):
+        return [("other_deadline", max(cues["INV"][0], support))]  # an investigation's limit
     if polfam == "SINCE" or (polfam in ("BEFORE", "BY") and _s(cues, "CUT") >= 0.3):
         return []
     if polfam in ("UNTIL", "BY", "BEFORE"):
@@ -154,6 +161,8 @@ def decide(cues: Cues, several_groups: bool) -> Kinds:
 
 def decide_range(cues: Cues, several_groups: bool) -> tuple[Kinds, Kinds]:
     """Kinds for the start and the end of a range "X to Y" / "X至Y"."""
+    if "WIN" in cues and not _superseded(cues, several_groups):
+        return [], [("expiry", cues["WIN"][0])]  # "imported between X and Y": Y ends the window
     if _superseded(cues, several_groups) or "SINCE" in cues or _s(cues, "CUT") >= 0.3:
         return [], []  # "goods shipped before X and imported between X and Y": a cut-off window
     fam, score = _best(cues, ("SUS", "EFF", "EXT", "END", "COM", "REQ", "CMP"))

@@ -31,6 +31,10 @@ class Mention:
     rel_days: int = 0  # days added to the relative anchor
     weekday: int | None = None  # REL_NEWS_DAY: 0 = Monday ... 6 = Sunday; None for "today"
     direction: int = 0  # REL_NEWS_DAY: +1 the coming one, -1 the last one, 0 from the verb's tense
+    bare: bool = False  # a day or weekday alone (Chinese "24日", "周四"): needs a cue next to it
+    week: int | None = (
+        None  # REL_NEWS_DAY, Chinese 周X: that day of this (0), next (1), last (-1) week
+    )
     time: str | None = None
     tz: str | None = None
     implied_cue: str | None = None  # a cue family carried by the phrase itself: "EFF", "BY"
@@ -43,6 +47,9 @@ def news_day(men: Mention, published: dt.date) -> dt.date:
     verb, -2) or strictly before it ("last", -1)."""
     if men.weekday is None:
         return published
+    if men.week is not None:  # "周四", "下周一": a day of the week the text was published in
+        monday = published - dt.timedelta(days=published.weekday())
+        return monday + dt.timedelta(days=7 * men.week + men.weekday)
     ahead = (men.weekday - published.weekday()) % 7
     if men.direction < 0:
         back = (7 - ahead) % 7 or (7 if men.direction == -1 else 0)
@@ -50,6 +57,24 @@ def news_day(men: Mention, published: dt.date) -> dt.date:
     if men.direction > 0 and ahead == 0:
         ahead = 7
     return published + dt.timedelta(days=ahead)
+
+
+def nearest_month(day: int, anchor: dt.date, future: bool = False) -> dt.date | None:
+    """ "24日生效" in a report: the day of the month nearest `anchor` (this month, the previous or
+    the next one), as Chinese news writes the days of the current weeks without their month; with
+    `future` (the sentence speaks of what will happen: 将暂停至30日) the nearest one not before it."""
+    best = None
+    for shift in (-1, 0, 1):
+        month = anchor.month + shift
+        year = anchor.year + (month - 1) // 12
+        month = (month - 1) % 12 + 1
+        if valid_day(year, month, day):
+            cand = dt.date(year, month, day)
+            if future and cand < anchor:
+                continue
+            if best is None or abs((cand - anchor).days) < abs((best - anchor).days):
+                best = cand
+    return best
 
 
 def valid_day(year: int, month: int, day: int) -> bool:

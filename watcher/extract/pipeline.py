@@ -7,16 +7,16 @@ import datetime as dt
 import re
 
 from ..models import Event
-from . import anchors, classify, cues, kinds, passage, sentences
+from . import anchors, classify, columns, cues, kinds, passage, sentences
 from .dates_en import find_en
 from .dates_zh import find_zh
-from .mentions import REL_NEWS_DAY, Mention, news_day, resolve_year, valid_day
+from .mentions import REL_NEWS_DAY, Mention, nearest_month, news_day, resolve_year, valid_day
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Cheap test: can this text contain a date at all?
 _MAYBE_DATE = re.compile(
     r"\d|[〇零一二三四五六七八九十]\s*月|publication|promulgation|issuance|immediate|之日|次日|即日|立即|即[时時]"
-    r"|day\b",
+    r"|day\b|[周週][一二三四五六日天]|星期|[礼禮]拜",
     re.I,
 )
 # "on the date of publication, October 9, 2025": the relative date is named right after it
@@ -47,6 +47,7 @@ _CHANGED = re.compile(
 _DEADLINE_KINDS = frozenset({"comment_deadline", "compliance", "other_deadline", "expiry"})
 _MAX_EVIDENCE = 400
 _TITLE = re.compile(r"《[^《》]{0,80}》")
+_FUTURE_ZH = re.compile(r"[将將](?:于|於|自|在|从|從|暂|暫|延|持续|持續|继续|繼續)|即将|即將|拟|擬")
 
 
 def extract(text: str, published: dt.date | None) -> list[Event]:
@@ -72,7 +73,10 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
     header: list[str] | None = None
     weak: set[int] = set()
     weak_keys: set[tuple[dt.date, str]] = set()
+    limits: set[int] = set()  # mentions read as an investigation's time limit
+    limit_keys: set[tuple[dt.date, str]] = set()
     initiation = passage.initiation_notice(norm)
+    table: columns.Columns | None = None
     for start, end in sentences.split(norm):
         sentence = norm[start:end]
         if initiation and passage.initiation_line(sentence):
@@ -81,13 +85,19 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
             header, parts = _table(sentence, header)
             events = _parts_events(parts)
         else:
-            header, events = None, _sentence_events(sentence, None, weak)
+            header = None
+            if "\n" not in sentence and (head := _column_header(sentence)) is not None:
+                table = head
+                continue
+            events = _sentence_events(sentence, None, weak, limits, table)
         for men, kind, score in events:
             date = _resolve(men, kind, sentence, published, anchor)
             if date is None:
                 continue
             if id(men) in weak:
                 weak_keys.add((date, kind))
+            if id(men) in limits:
+                limit_keys.add((date, kind))
             ev = Event(date, kind, _evidence(text, start, end, men), _confidence(men, score),
                        men.time, men.tz)  # fmt: skip
             placed.append((ev, start, sentence))
@@ -100,7 +110,15 @@ def extract(text: str, published: dt.date | None) -> list[Event]:
         any(date not in {d for d, _ in weak_keys} for date, _ in found) or _CHANGED.search(norm)
     ):  # "originally due to apply from X" beside another milestone, or a change without a date
         drop |= weak_keys  # ("agreed to extend the pause ... was due to expire on Oct. 29")
+    if limit_keys and passage.concluded(norm):
+        drop |= limit_keys  # "the time limit was X ... the investigation has now concluded"
     return [ev for key, ev in found.items() if key not in drop]
+
+
+def _column_header(sentence: str) -> columns.Columns | None:
+    """The date columns of a header line of a flattened table (see `columns`)."""
+    head = columns.header(sentence)
+    return None if head is None or _line_mentions(sentence) else head
 
 
 Part = tuple[int, str, "str | None"]  # (offset in the sentence, text, its column's header)
@@ -181,7 +199,11 @@ def _merge_named(sentence: str, mentions: list[Mention]) -> list[Mention]:
 
 
 def _sentence_events(
-    sentence: str, column: str | None = None, weak: set[int] | None = None
+    sentence: str,
+    column: str | None = None,
+    weak: set[int] | None = None,
+    limits: set[int] | None = None,
+    table: columns.Columns | None = None,
 ) -> list[tuple[Mention, str, float]]:
     """The (mention, kind, score) events of one sentence. The ids of mentions that a weak
     superseding word qualifies ("The rules were originally due to apply from X") are added to
@@ -194,8 +216,15 @@ def _sentence_events(
     spans = [(m.start, m.end) for m in mentions]
     if zh and "《" in sentence:  # a document's title in 《》 holds no verb about the dates
         spans += [(m.start(), m.end()) for m in _TITLE.finditer(sentence)]
+    scanned = sentence
+    glued = [m.start for m in mentions if m.start and "a" <= sentence[m.start - 1].lower() <= "z"]
+    if glued:  # "Coming into force18th April 2025": the label's last word ends at the date
+        chars = list(sentence)
+        for i in glued:
+            chars[i] = " "
+        scanned = "".join(chars)
     found = [
-        c for c in cues.scan(sentence, zh) if not any(c.start < e and c.end > s for s, e in spans)
+        c for c in cues.scan(scanned, zh) if not any(c.start < e and c.end > s for s, e in spans)
     ]
     classify.attach(sentence, found, groups, classify.ZH if zh else classify.EN)
     if column:
@@ -206,6 +235,13 @@ def _sentence_events(
         for men in g.mentions:
             if men.implied_cue:
                 g.cues[men.implied_cue] = (1.0, 0, "L")
+        if table is not None and not g.is_range and _unqualified(g, zh):
+            for men in g.mentions:  # bare dates of a table's rows: the role of their column
+                if (kind := table.take()) is not None:
+                    out.append((men, kind, 0.6))
+            continue
+        if all(m.bare for m in g.mentions) and not _close_cue(g):
+            continue  # "20日裁定…实施": a bare day is only read with its verb or frame beside it
         if g.is_range:
             out += _range_events(sentence, g, several)
             continue
@@ -218,9 +254,29 @@ def _sentence_events(
             and _PLAN.search(sentence, 0, g.start)
         ):
             weak.update(id(m) for m in g.mentions)  # superseded if the passage has another date
+        if limits is not None and "INV" in g.cues and decided:
+            limits.update(id(m) for m in g.mentions)
         for kind, score in decided:
             out += [(m, kind, score) for m in g.mentions if not classify.is_quoted(sentence, m)]
     return out
+
+
+def _unqualified(g: classify.Group, zh: bool) -> bool:
+    """No word right beside the date says what it is (a table cell: its column will)."""
+    reach = 3 if zh else 6  # "effective on X", "by X", "X起", "至X" stand closer than this
+    return all(dist > reach for _, dist, _ in g.cues.values())
+
+
+_BARE_REACH = 3  # characters between a bare day and its cue ("24日生效", "自15日起", "至30日")
+
+
+def _close_cue(g: classify.Group) -> bool:
+    """A verb right after the bare day ("24日生效") or a frame word right before it ("自15日")."""
+    return any(
+        dist <= _BARE_REACH and (side == "R" or fam in cues.POLARITY)
+        for fam, (_, dist, side) in g.cues.items()
+        if fam not in cues.NEGATIVE and fam not in ("SUP", "SUP2", "OLD")
+    )
 
 
 def _range_events(sentence: str, g: classify.Group, several: bool) -> list:
@@ -254,10 +310,19 @@ def _resolve(men: Mention, kind: str, sentence: str, published, anchor) -> dt.da
         base = published or anchor()
         men.date = news_day(men, base) if base else None
     elif men.rel is not None:
-        base = anchor()
+        # "商务部于7日公告，即日起…": a publication stated in the sentence itself comes first
+        base = (
+            anchors.stated_publication(sentence[: men.start], published, _line_mentions)
+            if men.start > 4
+            else None
+        ) or anchor()
         men.date = base + dt.timedelta(days=men.rel_days) if base else None
     elif men.year is not None:
         men.date = dt.date(men.year, men.month, men.day)
+    elif not men.month and men.year_offset is None:  # "24日生效": a day of a month near the text
+        base = published or anchor()
+        future = _FUTURE_ZH.search(sentence, 0, men.start) is not None
+        men.date = nearest_month(men.day, base, future) if base else None
     elif (ref := published or anchor()) is None:
         return None
     else:
