@@ -124,3 +124,26 @@ def _alerts(settings: Any) -> list[outbox.StoredAlert]:
             return outbox.list_alerts(session)
     finally:
         engine.dispose()
+
+
+def test_an_amended_notice_is_one_updated_message_quoting_the_new_sentence_and_what_rules_matched_there(
+    db_url, feed_server, write_config
+):
+    with WebhookSink() as team:
+        feed_server.set("/feed", feed_xml([NOTICE]))
+        rules = [{"name": "rare-earths", "any": ["rare earth"]}, {"name": "hs-codes", "regex": [r"\bHS \d{4}\.\d{2}\b"]}]
+        path = write_config(config(db_url, feed_server.url("/feed"), [{"name": "team", "url": team.url()}], rules))
+        settings = load(path, env={})
+        asyncio.run(poll_once(settings, []))
+        amended = dict(NOTICE, description=NOTICE["description"] + " New HS 2805.30 items are added from 1 March 2026.")
+        feed_server.set("/feed", feed_xml([amended]))
+        for _ in range(2):
+            asyncio.run(poll_once(settings, []))
+
+        first, update = team.wait_for(2)
+        assert len(team.requests) == 2
+        body = update.body["watcher"]
+        assert body["kind"] == "update"
+        assert body["sentence"] == "New HS 2805.30 items are added from 1 March 2026."
+        assert {r["rule"]: r["matched"] for r in body["rules"]}["hs-codes"] == ["HS 2805.30"]
+        assert update.body["title"].startswith("Updated notice: ")

@@ -15,7 +15,6 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from watcher.extract.sentences import split as split_sentences
 from watcher.models import (
     Alert,
     AlertKind,
@@ -29,6 +28,7 @@ from watcher.models import (
     describe_milestone,
 )
 from watcher.rules import RuleIndex
+from watcher.text import split as split_sentences
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class Outgoing:
     item_key: str | None
     finding_keys: tuple[str, ...] = ()
     change: str = "new"  # the item's change: new or update
+    quote: str = ""  # what to quote when none of its findings turns out new
 
 
 def item_dedup_key(item: Item) -> str:
@@ -81,15 +82,16 @@ def route(
 
 def _hits(change: Changed, matches: Sequence[Match], rules: RuleIndex) -> list[tuple[Match, RuleHit]]:
     """Each matching rule as told in the message; none for an update its source calls quiet
-    (the same notice published again: only its findings are told)."""
+    (the same notice published again: only its findings are told). For an amended notice, a rule
+    that matches the new text is told with what it matched there."""
     if change.kind == "update" and change.item.quiet_update:
         return []
+    fresh = {m.rule: m for m in rules.match(_fresh_only(change))} if change.previous_text is not None else {}
     out = []
     for match in matches:
-        sentence = match.sentence
-        if change.previous_text is not None:
-            sentence = _quote_what_changed(rules, change, match)
-        out.append((match, RuleHit(match.rule, match.matched, sentence)))
+        again = fresh.get(match.rule)
+        hit = match if again is None or not again.sentence else again
+        out.append((match, RuleHit(match.rule, hit.matched, hit.sentence)))
     return out
 
 
@@ -100,14 +102,26 @@ def _message(
     item = change.item
     changes = tuple(_change(f, measures[f.measure_id or ""]) for f in findings)
     kind = AlertKind.finding if changes else AlertKind.new if change.kind == "new" else AlertKind.update
-    sentence = changes[0].evidence if changes else next((h.sentence for h in hits if h.sentence), "")
+    quote = _quote(change, hits)
+    sentence = changes[0].evidence if changes else quote
     extra = {"deadlines": unlinked} if unlinked and hits else {}
     alert = Alert(
         dedup_key=item_dedup_key(item), channel=channel, kind=kind, source=item.source,
         title=item.title or item.link or item.key, link=item.link, rules=tuple(hits), changes=changes,
         sentence=sentence, published=item.published, extra=extra, origin="" if hits else "registry",
     )  # fmt: skip
-    return Outgoing(alert, item.key, tuple(f.dedup_key for f in findings), change.kind)
+    return Outgoing(alert, item.key, tuple(f.dedup_key for f in findings), change.kind, quote)
+
+
+def _quote(change: Changed, hits: Sequence[RuleHit]) -> str:
+    """What the message quotes first: for an amended notice, what is new in it (a new sentence a
+    rule matched, else its first new sentence; nothing when it only lost text), else the first
+    rule's sentence."""
+    if change.kind == "update":
+        fresh = fresh_sentences(change)
+        matched = next((h.sentence for h in hits if h.sentence and any(h.sentence in f or f in h.sentence for f in fresh)), "")
+        return matched or (" ".join(fresh[0].split())[:300] if fresh else "")
+    return next((h.sentence for h in hits if h.sentence), "")
 
 
 def _change(f: Finding, measure: Measure) -> Change:
@@ -139,21 +153,19 @@ def finalise(message: Outgoing, recorded: Mapping[str, tuple[int, bool, bool]]) 
     if len(kept) == len(alert.changes):
         return replace(alert, changes=tuple(kept))
     kind = alert.kind if kept else AlertKind.update if message.change == "update" else AlertKind.new
-    sentence = kept[0].evidence if kept else next((h.sentence for h in alert.rules if h.sentence), "")
+    sentence = kept[0].evidence if kept else message.quote
     return replace(alert, changes=tuple(kept), kind=kind, sentence=sentence)
 
 
-def _quote_what_changed(rules: RuleIndex, change: Changed, match: Match) -> str:
-    """For an amended notice, quote a matching sentence that is new rather than one that was there."""
+def fresh_sentences(change: Changed) -> list[str]:
+    """An amended notice's sentences that were not in it before."""
     previous = change.previous_text or ""
-    if match.sentence and match.sentence not in previous:
-        return match.sentence
     text = change.item.text
-    fresh = [text[a:b] for a, b in split_sentences(text) if text[a:b] not in previous]
-    if not fresh:
-        return match.sentence
-    probe = replace(change.item, title="", summary="", text="\n".join(fresh))
-    for again in rules.match(probe):
-        if again.rule == match.rule and again.sentence:
-            return again.sentence
-    return match.sentence
+    return [text[a:b] for a, b in split_sentences(text) if text[a:b] not in previous]
+
+
+def _fresh_only(change: Changed) -> Item:
+    """The amended notice reduced to its new sentences (the title too, when it changed)."""
+    previous = change.previous_text or ""
+    title = change.item.title if change.item.title and change.item.title not in previous else ""
+    return replace(change.item, title=title, summary="", text="\n".join(fresh_sentences(change)))
