@@ -197,7 +197,7 @@ def serial_loop(urls: list[str]) -> float:
     started = time.perf_counter()
     for url in urls:
         parsed = feedparser.parse(url)
-        assert len(parsed.entries) == ITEMS_PER_FEED, (url, parsed.get("bozo_exception"))
+        assert len(parsed.entries) >= ITEMS_PER_FEED, (url, parsed.get("bozo_exception"))
     return time.perf_counter() - started
 
 
@@ -249,7 +249,8 @@ def cpu_per_alert(sources: int = 50, per_source: int = 8, repeat: int = 3, hosts
     """CPU seconds of one matched and delivered item: `watcher poll --once` (one process:
     `fetch.parse_workers: 0`) of `sources` feeds each with `per_source` fresh matching items, with a
     rule routing them to a webhook sink, minus the same poll with a rule that matches nothing,
-    divided by the items. Each run is cold (a fresh database); medians of `repeat`."""
+    divided by the items. Each run is cold (a fresh database); the least CPU of `repeat` runs of
+    each side (other work on the machine only ever adds CPU time: the minimum is the steadiest)."""
     matched = sources * per_source
     with Feeds(sources, hosts, marked_every=1, marked=per_source) as feeds, WebhookSink() as sink, \
             tempfile.TemporaryDirectory() as tmp:  # fmt: skip
@@ -263,7 +264,7 @@ def cpu_per_alert(sources: int = 50, per_source: int = 8, repeat: int = 3, hosts
                 runs[side].append(run_poll_timed(config, expect_new=feeds.items(sources), expect_sent=sent)[1])
         if len(sink.requests) != matched * repeat:
             raise SystemExit(f"the sink got {len(sink.requests)} alerts, not {matched * repeat}")
-    with_cpu, without_cpu = statistics.median(runs["with"]), statistics.median(runs["without"])
+    with_cpu, without_cpu = min(runs["with"]), min(runs["without"])
     return {"sources": sources, "matched": matched, "repeat": repeat, "cpu_with": with_cpu, "cpu_without": without_cpu,
             "runs": runs, "per_item": (with_cpu - without_cpu) / matched}  # fmt: skip
 
