@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from watcher import channels, metrics
+from watcher import metrics
 from watcher.db import outbox
 from watcher.errors import DeliveryError
 from watcher.fetch import backoff_delay
@@ -125,6 +125,8 @@ def _settle(done: asyncio.Future[str], state: str = "", error: Exception | None 
 
 
 async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
+    from watcher import channels  # apprise: ~0.25 s to import, which a poll that sends nothing skips
+
     alert = claimed.alert
     try:
         channel = ctx.settings.channel(alert.channel)
