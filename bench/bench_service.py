@@ -2,8 +2,10 @@
 
     python bench/bench_service.py [--sources 1000] [--probes 30]
 
-- memory: peak RSS of `watcher run` with N sources over three poll cycles (the process and any
-  worker processes it starts; the children's proportional share, PSS, is added to the total);
+- memory: peak memory of `watcher run` with N sources over three poll cycles, and of a cold
+  `watcher poll --once` over them, summed over the process tree (the process, its parse workers,
+  their fork server): the RSS of every process added up, sampled every 0.1 s (the target's figure;
+  it counts pages they share once per process), and the proportional share (PSS) beside it;
 - alert latency: with a 10 s interval, items appear on sources at random moments; the time until
   the webhook sink (tests/sinks.py, apprise `json://`) receives each alert: p50 and p95;
 - start-up: `watcher --help` and `watcher poll --once` on a config without sources.
@@ -89,33 +91,74 @@ class Service:
         self._log.close()
 
 
+class TreeMemory:
+    """Peaks of a process tree's memory, from /proc, sampled while it runs: the sum of every
+    process's RSS, the sum of their PSS, and the main process's high-water mark."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.rss_kb, self.pss_kb, self.hwm_kb, self.processes = pid, 0, 0, 0, 1
+        self._hwm: dict[int, int] = {}
+
+    def sample(self) -> None:
+        pids = [self.pid, *_descendants(self.pid)]
+        self.processes = max(self.processes, len(pids))
+        self.rss_kb = max(self.rss_kb, sum(_status_kb(p, "VmRSS") for p in pids))
+        self.pss_kb = max(self.pss_kb, sum(_pss_kb(p) for p in pids))
+        for p in pids:
+            self._hwm[p] = max(self._hwm.get(p, 0), _status_kb(p, "VmHWM"))
+        self.hwm_kb = max(self.hwm_kb, _status_kb(self.pid, "VmHWM"))
+
+    def figures(self) -> dict:
+        return {"peak_total_mb": self.rss_kb / 1024, "peak_pss_mb": self.pss_kb / 1024, "peak_main_mb": self.hwm_kb / 1024,
+                "hwm_sum_mb": sum(self._hwm.values()) / 1024, "processes": self.processes}  # fmt: skip
+
+
+def _memory_config(tmp: str, urls: list[str]) -> Path:
+    config = write_config(Path(tmp), "mem", urls, [{"name": "r", "any": ["drones"], "all": ["Notice 7-"]}],
+                          http={"host": "127.0.0.1", "port": 0})  # fmt: skip
+    raw = yaml.safe_load(config.read_text())
+    raw["defaults"]["interval"] = "10s"
+    config.write_text(yaml.safe_dump(raw))
+    return config
+
+
 def memory(urls: list[str], cycles: int = 3, timeout: float = 180.0) -> dict:
-    """Peak RSS of `watcher run` until every source has been polled `cycles` times."""
+    """Peak memory of `watcher run` until every source has been polled `cycles` times."""
     n = len(urls)
     with tempfile.TemporaryDirectory() as tmp:
-        config = write_config(Path(tmp), "mem", urls, [{"name": "r", "any": ["drones"], "all": ["Notice 7-"]}],
-                              http={"host": "127.0.0.1", "port": 0})  # fmt: skip
-        raw = yaml.safe_load(config.read_text())
-        raw["defaults"]["interval"] = "10s"
-        config.write_text(yaml.safe_dump(raw))
-        svc = Service(config, Path(tmp) / "run.log")
-        started, peak_main, peak_total, children = time.monotonic(), 0, 0, 0
+        svc = Service(_memory_config(tmp, urls), Path(tmp) / "run.log")
+        started, tree = time.monotonic(), TreeMemory(svc.proc.pid)
         try:
             while svc.polled() < cycles * n:
                 if svc.proc.poll() is not None or time.monotonic() - started > timeout:
                     raise SystemExit(f"watcher run: {svc.polled()} polls of {cycles * n} after "
                                      f"{time.monotonic() - started:.0f}s\n{svc.log_path.read_text()[-2000:]}")  # fmt: skip
-                kids = _descendants(svc.proc.pid)
-                children = max(children, len(kids))
-                main = _status_kb(svc.proc.pid, "VmHWM")
-                peak_main = max(peak_main, main)
-                peak_total = max(peak_total, main + sum(_pss_kb(k) for k in kids))
-                time.sleep(0.25)
+                tree.sample()
+                time.sleep(0.1)
             elapsed = time.monotonic() - started
         finally:
             svc.stop()
-    return {"sources": n, "cycles": cycles, "peak_main_mb": peak_main / 1024, "peak_total_mb": peak_total / 1024,
-            "children": children, "seconds": elapsed}  # fmt: skip
+    return {"sources": n, "cycles": cycles, **tree.figures(), "children": tree.processes - 1, "seconds": elapsed}
+
+
+def memory_poll(urls: list[str], timeout: float = 180.0) -> dict:
+    """Peak memory of one cold `watcher poll --once` over `urls` (a fresh database), workers included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config, log = _memory_config(tmp, urls), Path(tmp) / "poll.log"
+        with log.open("w") as err:  # a file, not a pipe: its log must not fill a pipe and block it
+            proc = subprocess.Popen(watcher_cmd("poll", "--once", "--config", str(config)), stdout=subprocess.DEVNULL,
+                                    stderr=err)  # fmt: skip
+        started, tree = time.monotonic(), TreeMemory(proc.pid)
+        while proc.poll() is None:
+            if time.monotonic() - started > timeout:
+                proc.kill()
+                raise SystemExit(f"watcher poll --once over {len(urls)} sources took over {timeout:.0f}s")
+            tree.sample()
+            time.sleep(0.1)
+        elapsed = time.monotonic() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"watcher poll --once failed: {log.read_text(errors='replace')[-2000:]}")
+    return {"sources": len(urls), **tree.figures(), "children": tree.processes - 1, "seconds": elapsed}
 
 
 class _TimedInbox(_Inbox):
@@ -216,7 +259,8 @@ def main() -> None:
     args = ap.parse_args()
     print("start-up:", startup())
     with Feeds(args.sources) as feeds:
-        print("memory:", memory(feeds.urls))
+        print("memory, poll --once:", memory_poll(feeds.urls))
+        print("memory, run:", memory(feeds.urls))
     print("alert latency:", alert_latency(args.probes))
 
 

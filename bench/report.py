@@ -72,6 +72,11 @@ CHANGES = """\
 """
 
 
+def warm_target(n: int) -> int:
+    """Issue 9: a warm poll ≥ 20× faster than the serial loop at 200 sources, ≥ 25× at 1,000."""
+    return 25 if n >= 1000 else 20
+
+
 def _ok(flag: bool) -> str:
     return "✅" if flag else "❌"
 
@@ -95,13 +100,35 @@ def write_markdown(r: dict, path: Path) -> None:
         "| benchmark | measured | target | met |",
         "|---|---|---|---|",
     ]
-    big = rows[-1]
-    per_src = [row["cold"] / row["n"] for row in rows]
-    linear = per_src[-1] <= per_src[0] * 1.1
+    cpu, memp = r.get("cpu_alert"), r.get("memory_poll")
+    for row in rows:
+        need = warm_target(row["n"])
+        lines.append(
+            f"| poll, cold, {row['n']} sources ({row.get('alerts', 0)} alerts sent to a webhook) | {row['cold']:.2f} s, "
+            f"**{row['cold'] / row['lower']:.1f}×** the lower bound ({row['lower']:.2f} s) | ≤ 3× | {_ok(row['cold'] <= 3 * row['lower'])} |"
+        )
+        lines.append(
+            f"| poll, warm (304), {row['n']} sources, process start included | {row['warm']:.2f} s, "
+            f"**{row['serial'] / row['warm']:.1f}×** faster than the serial loop ({row['serial']:.1f} s) | ≥ {need}× | "
+            f"{_ok(row['serial'] / row['warm'] >= need)} |"
+        )
+    if memp:
+        lines.append(
+            f"| memory, `watcher poll --once` (cold), {memp['sources']} sources | {memp['peak_total_mb']:.0f} MB RSS summed over "
+            f"{memp['processes']} processes (PSS {memp['peak_pss_mb']:.0f} MB) | ≤ 150 MB | {_ok(memp['peak_total_mb'] <= 150)} |"
+        )
+    lines.append(
+        f"| memory, `watcher run`, {mem['sources']} sources, {mem['cycles']} cycles | {mem['peak_total_mb']:.0f} MB RSS summed over "
+        f"{mem.get('processes', 1)} processes (PSS {mem.get('peak_pss_mb', mem['peak_total_mb']):.0f} MB) | ≤ 150 MB | "
+        f"{_ok(mem['peak_total_mb'] <= 150)} |"
+    )
+    if cpu:
+        lines.append(
+            f"| CPU per matched and delivered item | **{cpu['marginal'] * 1000:.2f} ms** marginal; "
+            f"{cpu['per_item'] * 1000:.2f} ms against a poll matching nothing (was ≈ 5 ms per the issue; 8.9 ms measured "
+            f"before this branch) | ≤ 0.5 ms | {_ok(cpu['marginal'] <= 0.0005)} |"
+        )
     lines += [
-        f"| poll, warm, {big['n']} sources | {big['warm']:.2f} s, **{big['serial'] / big['warm']:.0f}×** faster than the serial loop | ≥ 20× | {_ok(big['serial'] / big['warm'] >= 20)} |",
-        f"| poll, cold, {big['n']} sources | {big['cold']:.2f} s, **{big['cold'] / big['lower']:.1f}×** the lower bound ({big['lower']:.2f} s) | ≤ 2× | {_ok(big['cold'] <= 2 * big['lower'])} |",
-        f"| poll, cost per source (cold) | {per_src[0] * 1000:.1f} ms at N={rows[0]['n']}, {per_src[-1] * 1000:.1f} ms at N={rows[-1]['n']} | linear or better | {_ok(linear)} |",
         f"| extraction | {ex['ours']:,.0f} passages/s on one core, **{ex['ours'] / ex['theirs']:.0f}×** dateparser; F1 {ex['f1_ours']:.2f} vs {ex['f1_theirs']:.2f} | ≥ 2,000/s, ≥ 20×, higher F1 | {_ok(ex['ours'] >= 2000 and ex['ours'] / ex['theirs'] >= 20 and ex['f1_ours'] > ex['f1_theirs'])} |",
     ]
     big_rules = ru["by_size"][str(ru["rules"])] if str(ru["rules"]) in ru["by_size"] else ru["by_size"][ru["rules"]]
@@ -109,7 +136,6 @@ def write_markdown(r: dict, path: Path) -> None:
     growth = big_rules["match"] / small["match"]
     lines += [
         f"| rule matching {ru['rules']:,} × {ru['items']:,} | {big_rules['match']:.2f} s, **{ru['naive'] / big_rules['match']:,.0f}×** the naive loop; 10× the rules took {growth:.1f}× the time | ≤ 2 s, sub-linear | {_ok(big_rules['match'] <= 2 and growth < ru['rules'] / 1000)} |",
-        f"| memory, `watcher run`, {mem['sources']} sources, {mem['cycles']} cycles | peak RSS {mem['peak_total_mb']:.0f} MB | ≤ 150 MB | {_ok(mem['peak_total_mb'] <= 150)} |",
         f"| alert latency, {lat['interval']:g} s interval | p50 {lat['p50']:.1f} s, p95 {lat['p95']:.1f} s ({lat['received']}/{lat['probes']} alerts) | ≤ {lat['interval'] + 1:g} s | {_ok(lat['p95'] <= lat['interval'] + 1)} |",
         f"| `watcher --help` | {st['help']:.2f} s | ≤ 0.3 s | {_ok(st['help'] <= 0.3)} |",
         f"| `watcher poll --once`, no sources | {st['poll_empty']:.2f} s (first run, creating the database: {st['poll_empty_first']:.2f} s) | ≤ 1 s | {_ok(st['poll_empty'] <= 1)} |",
@@ -118,7 +144,9 @@ def write_markdown(r: dict, path: Path) -> None:
         "",
         f"N sources on {p['hosts']} loopback addresses (127.0.0.2 …), each answering after {p['latency'] * 1000:.0f} ms "
         f"with an RSS feed of {p['items_per_feed']} items of ~1 KB ({p['body_bytes'] / 1024:.0f} KB), {p['rules']:,} watch rules "
-        "loaded. Each run is a fresh `watcher poll --once` process (as cron would start it) on SQLite: *cold* on "
+        "loaded; one source in twenty also has a fresh item that a rule routes to a webhook sink on 127.0.0.1 (apprise "
+        "`json://`, `allow_private_networks: true`), so the cold poll sends that many alerts and the run checks the sink "
+        "received each. Each run is a fresh `watcher poll --once` process (as cron would start it) on SQLite: *cold* on "
         "an empty database (every item new), *warm* right after (every feed answers 304). The serial loop is "
         "`for url in urls: feedparser.parse(url)`, what a cron script does; it was timed on "
         f"{p['serial_measured_on']} sources ({p['serial_per_source'] * 1000:.0f} ms each) and **extrapolated** linearly "
@@ -126,12 +154,12 @@ def write_markdown(r: dict, path: Path) -> None:
         f"feedparser's CPU for every body ({p['parse_cpu_per_body'] * 1000:.1f} ms each, measured) spread over "
         f"{p['cores']} cores.",
         "",
-        "| N | cold s | warm s | serial loop s (est.) | lower bound s | warm vs serial | cold vs serial | cold / lower bound | cold ms per source |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| N | alerts | cold s | warm s | serial loop s (est.) | lower bound s | warm vs serial | cold vs serial | cold / lower bound | cold ms per source |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['n']} | {row['cold']:.2f} | {row['warm']:.2f} | {row['serial']:.1f} | {row['lower']:.2f} | "
+            f"| {row['n']} | {row.get('alerts', 0)} | {row['cold']:.2f} | {row['warm']:.2f} | {row['serial']:.1f} | {row['lower']:.2f} | "
             f"{row['serial'] / row['warm']:.0f}× | {row['serial'] / row['cold']:.1f}× | {row['cold'] / row['lower']:.1f}× | "
             f"{row['cold'] / row['n'] * 1000:.1f} |"
         )
@@ -165,9 +193,22 @@ def write_markdown(r: dict, path: Path) -> None:
         "",
         "## 4–6. Memory, alert latency, start-up",
         "",
-        f"- **Memory**: `watcher run` with {mem['sources']} sources of the poll benchmark, 10 s interval, until every "
-        f"source was polled {mem['cycles']} times ({mem['seconds']:.0f} s): peak RSS {mem['peak_main_mb']:.0f} MB "
-        f"for the process; with its {mem['children']} child processes' share (PSS) {mem['peak_total_mb']:.0f} MB.",
+        "- **Memory**: the process tree (the process, its parse workers and their fork server) sampled every "
+        "0.1 s from /proc: the sum of every process's RSS (the target's figure; pages the processes share count once "
+        "per process) and of their PSS (shared pages split between them). "
+        + (f"A cold `watcher poll --once` over {memp['sources']} sources ({memp['seconds']:.0f} s): {memp['peak_total_mb']:.0f} MB "
+           f"RSS over {memp['processes']} processes, {memp['peak_pss_mb']:.0f} MB PSS; the main process's high-water "
+           f"mark {memp['peak_main_mb']:.0f} MB. " if memp else "")
+        + f"`watcher run` with {mem['sources']} sources, 10 s interval, until every source was polled {mem['cycles']} times "
+        f"({mem['seconds']:.0f} s): {mem['peak_total_mb']:.0f} MB RSS over {mem.get('processes', 1)} processes, "
+        f"{mem.get('peak_pss_mb', mem['peak_total_mb']):.0f} MB PSS.",
+        (f"- **CPU of a matched, delivered item**: `watcher poll --once` as one process (`fetch.parse_workers: 0`), "
+         f"cold, over {cpu['sources']} feeds each with {cpu['matched'] // cpu['sources']} fresh items, a rule routing them "
+         f"to a webhook sink; the least CPU (user + system, from wait4) of {cpu['repeat']} runs each: the rule matching "
+         f"all {cpu['matched']} items {cpu['cpu']['all']:.2f} s, one {cpu['cpu']['one']:.2f} s, none "
+         f"{cpu['cpu']['none']:.2f} s. Marginal (all − one) / {cpu['matched'] - 1}: {cpu['marginal'] * 1000:.2f} ms; "
+         f"(all − none) / {cpu['matched']}: {cpu['per_item'] * 1000:.2f} ms, which also counts what a process pays once "
+         "when it has something to send (loading apprise and its plugins)." if cpu else ""),
         f"- **Alert latency**: {lat['sources']} sources polled every {lat['interval']:g} s, {lat['probes']} items "
         "published at random moments, each matching a rule routed to a webhook (`tests/sinks.py` WebhookSink, "
         f"apprise `json://`): from publication to the webhook's receipt p50 {lat['p50']:.2f} s, p95 "
@@ -206,16 +247,20 @@ def write_chart(r: dict, path: Path) -> None:
     ex, ru, mem, lat, st = r["extract"], r["rules"], r["memory"], r["latency"], r["startup"]
     big = rows[-1]
     big_rules = ru["by_size"].get(str(ru["rules"])) or ru["by_size"][ru["rules"]]
+    cpu, memp = r.get("cpu_alert"), r.get("memory_poll")
     bars = [  # measured / target: below 1 is within target
-        ("warm poll\n(serial/20)", big["warm"] / (big["serial"] / 20)),
-        ("cold poll\n(2× bound)", big["cold"] / (2 * big["lower"])),
+        *((f"cold {row['n']}\n(3× bound)", row["cold"] / (3 * row["lower"])) for row in (rows[0], big)),
+        *((f"warm {row['n']}\n(serial/{warm_target(row['n'])})", row["warm"] / (row["serial"] / warm_target(row["n"])))
+          for row in (rows[0], big)),
+        *((("mem poll\n(150 MB)", memp["peak_total_mb"] / 150),) if memp else ()),
+        ("mem run\n(150 MB)", mem["peak_total_mb"] / 150),
+        *((("CPU/alert\n(0.5 ms)", cpu["marginal"] / 0.0005),) if cpu else ()),
         ("extraction\n(2,000/s)", 2000 / ex["ours"]),
         ("rules 10k×10k\n(2 s)", big_rules["match"] / 2),
-        ("memory\n(150 MB)", mem["peak_total_mb"] / 150),
         ("alert p95\n(interval+1 s)", lat["p95"] / (lat["interval"] + 1)),
         ("--help\n(0.3 s)", st["help"] / 0.3),
         ("empty poll\n(1 s)", st["poll_empty"] / 1.0),
-    ]
+    ]  # fmt: skip
     right.bar([b[0] for b in bars], [b[1] for b in bars], color=["tab:green" if b[1] <= 1 else "tab:red" for b in bars])
     right.axhline(1.0, color="k", linestyle=":")
     right.set_ylabel("measured / target (≤ 1 meets it)")

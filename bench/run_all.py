@@ -1,11 +1,13 @@
 """Every benchmark of watcher, side by side with what users would otherwise run; writes
-docs/benchmarks.md and docs/benchmarks.png.  `make bench` runs this (about 6 minutes on 2 cores).
+docs/benchmarks.md and docs/benchmarks.png.  `make bench` runs this (about 8 minutes on 2 cores;
+`--quick`: small sizes, one repeat, about a minute, a smoke test of the driver).
 
     python bench/run_all.py [--quick] [--repeat 3]
 
 Each comparison runs both sides in the same run on the same data and reports medians of repeated
-runs and their ratios: the poll cycle (bench_poll), extraction (bench_extract), rule matching
-(bench_rules), then memory, alert latency and start-up (bench_service).
+runs and their ratios: the poll cycle and the CPU of a delivered alert (bench_poll), extraction
+(bench_extract), rule matching (bench_rules), then memory, alert latency and start-up
+(bench_service).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def main() -> int:
         write_chart(results, args.out / "benchmarks.png")
         return 0
     repeat = 1 if args.quick else args.repeat
-    ns = [20, 50] if args.quick else [100, 200, 500, 1000]
+    ns = [20, 50] if args.quick else [200, 500, 1000]
     started = time.monotonic()
     results: dict = {"machine": machine()}
 
@@ -114,9 +116,11 @@ def main() -> int:
         print(f"  done in {time.monotonic() - t:.0f}s", flush=True)
 
     step("poll", bench_poll.bench, ns, 8, 1000, repeat, 40 if not args.quick else 10)
+    step("cpu_alert", bench_poll.cpu_per_alert, *((10, 4, 1) if args.quick else (50, 8, repeat)))
     step("extract", extraction, repeat, 0.5 if args.quick else 2.0)
     step("rules", rule_matching, repeat, *((1000, 1000, 5) if args.quick else ()))
     with bench_poll.Feeds(100 if args.quick else 1000) as feeds:
+        step("memory_poll", bench_service.memory_poll, feeds.urls)
         step("memory", bench_service.memory, feeds.urls)
     step("latency", bench_service.alert_latency, 8 if args.quick else 30)
     step("startup", bench_service.startup, 3 if args.quick else 7)

@@ -49,3 +49,14 @@ def test_pending_and_dead_alerts_of_the_previous_schema_become_one_delivery_per_
         claimed = outbox.claim_deliveries(session, "w", T0, 60)
     assert sorted(c.alert.dedup_key for c in claimed) == ["a-pending", "a-pending"]
     engine.dispose()
+
+
+def test_the_head_revision_known_without_alembic_is_alembics_head(db_url):
+    from watcher.db.engine import HEAD, _stamped, current_revision, head_revision
+
+    assert HEAD == head_revision()  # a new migration must move engine.HEAD with it
+    engine = make_engine(db_url)
+    upgrade(engine)
+    assert _stamped(engine) == current_revision(engine) == HEAD
+    upgrade(engine)  # at head: returns without alembic, and the database stays there
+    assert current_revision(engine) == HEAD

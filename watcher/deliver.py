@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from watcher import channels, metrics
+from watcher import metrics
 from watcher.db import outbox
 from watcher.errors import DeliveryError
 from watcher.fetch import backoff_delay
@@ -52,22 +52,81 @@ async def deliver_due(
         batch = await ctx.db.write(outbox.claim_deliveries, ctx.owner, now, lease, limit, ids, ignore_backoff)
         if not batch:
             return report
-        gate = asyncio.Semaphore(MAX_PARALLEL_SENDS)
-        await asyncio.gather(*(_deliver_one(ctx, claimed, gate, report) for claimed in batch))
+        gate, recorder = asyncio.Semaphore(MAX_PARALLEL_SENDS), _Recorder(ctx)
+        await asyncio.gather(*(_deliver_one(ctx, claimed, gate, recorder, report) for claimed in batch))
         if ids is not None or ignore_backoff or len(batch) < limit:
             return report
 
 
-async def _deliver_one(ctx: Context, claimed: outbox.Claimed, gate: asyncio.Semaphore, report: DeliveryReport) -> None:
+async def _deliver_one(
+    ctx: Context, claimed: outbox.Claimed, gate: asyncio.Semaphore, recorder: _Recorder, report: DeliveryReport
+) -> None:  # fmt: skip
     loop = asyncio.get_running_loop()
     async with gate:
         started = loop.time()
         error = await _send(ctx, claimed)
         duration = loop.time() - started
-    await _record(ctx, claimed, error, duration, report)
+    await _record(ctx, recorder, claimed, error, duration, report)
+
+
+class _Recorder:
+    """Records sends as they finish: the first at once, and those that finish while a write is
+    under way together in the next one (one transaction, instead of one each). A send waits for
+    its record at most one write longer than alone, so the crash window barely grows. When a
+    grouped write fails, each of its records is tried again alone, as if never grouped."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._queue: list[tuple[outbox.Record, asyncio.Future[str]]] = []
+        self._writing: asyncio.Future[None] | None = None
+
+    async def record(self, record: outbox.Record) -> str:
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._queue.append((record, done))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.ensure_future(self._write())
+        return await done
+
+    async def _write(self) -> None:
+        batch: list[tuple[outbox.Record, asyncio.Future[str]]] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                try:
+                    states = await self._write_records([r for r, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1:
+                        _settle(batch[0][1], error=exc)
+                        continue
+                    for record, done in batch:  # alone, as if never grouped
+                        try:
+                            _settle(done, (await self._write_records([record]))[0])
+                        except Exception as error:
+                            _settle(done, error=error)
+                    continue
+                for (_, done), state in zip(batch, states, strict=True):
+                    _settle(done, state)
+        except BaseException:  # cancelled (shutdown): so are the records waiting
+            for _, done in batch + self._queue:
+                done.cancel()
+            raise
+
+    async def _write_records(self, records: list[outbox.Record]) -> list[str]:
+        return await self._ctx.db.write(outbox.record_deliveries, records, self._ctx.owner)
+
+
+def _settle(done: asyncio.Future[str], state: str = "", error: Exception | None = None) -> None:
+    if done.done():  # its caller was cancelled meanwhile
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(state)
 
 
 async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
+    from watcher import channels  # apprise: ~0.25 s to import, which a poll that sends nothing skips
+
     alert = claimed.alert
     try:
         channel = ctx.settings.channel(alert.channel)
@@ -88,8 +147,9 @@ async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
 
 
 async def _record(
-    ctx: Context, claimed: outbox.Claimed, error: DeliveryError | None, duration: float, report: DeliveryReport
-) -> None:
+    ctx: Context, recorder: _Recorder, claimed: outbox.Claimed, error: DeliveryError | None, duration: float,
+    report: DeliveryReport,
+) -> None:  # fmt: skip
     now = ctx.clock()
     attempts = claimed.delivery.attempts + 1
     settings = ctx.settings.delivery
@@ -99,7 +159,7 @@ async def _record(
         delay = backoff_delay(attempts, base=settings.backoff, cap=settings.max_backoff)
         next_at = now + dt.timedelta(seconds=delay)
     message = error.message if error else None
-    await ctx.db.write(outbox.record_delivery, claimed, ctx.owner, now, message, duration, next_at, dead)
+    await recorder.record(outbox.Record(claimed, now, message, duration, next_at, dead))
     alert, d = claimed.alert, claimed.delivery
     fields = dict(alert=claimed.alert_id, delivery=d.id, channel=alert.channel, target=d.label, rule=alert.rule,
                   attempt=attempts)  # fmt: skip

@@ -17,6 +17,7 @@ Sends are blocking; callers on the event loop run them in a thread (`asyncio.to_
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import logging
@@ -24,7 +25,7 @@ import re
 import sys
 import uuid
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import apprise
 from apprise.plugins.custom_form import NotifyForm
@@ -68,6 +69,8 @@ _KEY_ROUNDS = 20_000
 _ASSET = apprise.AppriseAsset(app_id="watcher", app_desc="watcher alerts")
 _FORMATS: dict[str, Format] = {"markdown": "markdown", "html": "html", "text": "text"}
 _REASON_MAX = 600
+_PARSED: dict[str, dict[str, Any]] = {}  # url → apprise's parse of it (`_parsed`)
+_LABELS: dict[tuple[str, float, float], str] = {}  # (url, timeouts) → its redacted label (`_label`)
 
 
 def target_format(url: str) -> Format:
@@ -228,7 +231,7 @@ def _redacted(plugin: apprise.NotifyBase) -> str:
 
 def _instantiate(url: str) -> apprise.NotifyBase:
     try:
-        plugin = apprise.Apprise.instantiate(url, asset=_ASSET)
+        plugin = apprise.Apprise.instantiate(_parsed(url), asset=_ASSET)
     except Exception:  # a plugin's constructor may raise; apprise has already logged why
         plugin = None
     if plugin is None:
@@ -240,6 +243,34 @@ def _instantiate(url: str) -> apprise.NotifyBase:
         error.reason = Reason.bad_url
         raise error
     return plugin
+
+
+def _parsed(url: str) -> dict[str, Any] | str:
+    """What apprise parses `url` into (its plugin's constructor arguments), parsed once per URL:
+    parsing is most of the cost of a plugin. Each call gets its own deep copy, so that no two
+    plugins (sends, threads) share a mutable argument. A URL apprise cannot parse is returned as
+    it is, for `instantiate` to fail on (and log) again."""
+    parsed = _PARSED.get(url)
+    if parsed is None:
+        parsed = apprise.plugins.url_to_dict(url, secure_logging=_ASSET.secure_logging)
+        if parsed is None:
+            return url
+        if len(_PARSED) >= 1024:
+            _PARSED.clear()
+        _PARSED[url] = parsed
+    return copy.deepcopy(parsed)
+
+
+def _label(plugin: apprise.NotifyBase, url: str) -> str:
+    """`_redacted(plugin)` of a plugin fresh from `url` (before `_stamp`), computed once per URL
+    and timeouts (apprise lists non-default timeouts in a plugin's URL)."""
+    key = (url, plugin.socket_connect_timeout, plugin.socket_read_timeout)
+    label = _LABELS.get(key)
+    if label is None:
+        if len(_LABELS) >= 1024:
+            _LABELS.clear()
+        label = _LABELS[key] = _redacted(plugin)
+    return label
 
 
 def _check_host(plugin: apprise.NotifyBase, url: str, allow_private: bool) -> None:
@@ -273,7 +304,7 @@ def _apply_timeout(plugin: apprise.NotifyBase, url: str, timeout: float) -> None
 def _notify(plugin: apprise.NotifyBase, url: str, alert: Alert, delivery_id: str) -> None:
     fmt = _FORMATS.get(str(plugin.resolve_format(None).value), "text")
     title, body = alerts.render(alert, fmt)
-    label = _redacted(plugin)  # before _stamp: a plugin's URL lists its headers and payload extras
+    label = _label(plugin, url)  # before _stamp: a plugin's URL lists its headers and payload extras
     mail = _stamp(plugin, alert, delivery_id)
     sender = apprise.Apprise(asset=_ASSET)
     sender.add(plugin)

@@ -14,8 +14,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from watcher.db.tables import AlertRow, DeliveryAttempt, DeliveryRow
@@ -24,6 +25,7 @@ from watcher.models import Alert, Change, RuleHit, Status
 # A channel's targets as the outbox needs them: (stable key, redacted label) per URL.
 Targets = Mapping[str, Sequence[tuple[str, str]]]
 LEGACY = ""  # the target of a delivery carried over from before per-target deliveries
+_A, _D = AlertRow.__table__, DeliveryRow.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,25 +78,32 @@ def enqueue(
     session: Session, alerts: Sequence[tuple[Alert, int | None]], targets: Targets, now: dt.datetime
 ) -> int:
     """Insert alerts (with their item id) and one delivery per target of each one's channel; an
-    existing (dedup_key, channel) is left alone. Returns how many alerts were new."""
+    existing (dedup_key, channel) is left alone. Returns how many alerts were new.
+
+    Two statements whatever the number of alerts: one multi-row INSERT … ON CONFLICT DO NOTHING
+    RETURNING (only the new rows come back, mapped by their unique key: rowcount of an ON CONFLICT
+    insert is not portable, psycopg gives -1) and one for all their deliveries."""
     if not alerts:
         return 0
     dialect = session.get_bind().dialect.name
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = make(AlertRow).on_conflict_do_nothing(index_elements=["dedup_key", "channel"]).returning(AlertRow.id)
+    table = AlertRow.__table__
+    stmt = make(table).on_conflict_do_nothing(index_elements=["dedup_key", "channel"])
+    stmt = stmt.returning(table.c.id, table.c.dedup_key, table.c.channel)
+    values = [_alert_values(alert, item_id, now) for alert, item_id in alerts]
+    ids = {(key, channel): alert_id for alert_id, key, channel in session.connection().execute(stmt, values)}
     deliveries: list[dict[str, object]] = []
     new = 0
-    # One by one with RETURNING: rowcount of an ON CONFLICT insert is not portable (psycopg gives -1).
-    for alert, item_id in alerts:
-        row = session.execute(stmt.values(**_alert_values(alert, item_id, now))).first()
-        if row is None:
+    for alert, _ in alerts:  # in order: a key repeated in the batch was inserted once
+        alert_id = ids.pop((alert.dedup_key, alert.channel), None)
+        if alert_id is None:
             continue
         new += 1
         for key, label in targets.get(alert.channel) or ((LEGACY, ""),):
-            deliveries.append(dict(alert_id=row[0], target=key, label=label, status=Status.pending, attempts=0,
+            deliveries.append(dict(alert_id=alert_id, target=key, label=label, status=Status.pending, attempts=0,
                                    next_attempt_at=now, reclaims=0, created_at=now))  # fmt: skip
     if deliveries:
-        session.execute(insert(DeliveryRow), deliveries)
+        session.connection().execute(insert(DeliveryRow.__table__), deliveries)
     return new
 
 
@@ -200,22 +209,38 @@ def claim_deliveries(
         query = query.where(DeliveryRow.next_attempt_at <= now)
     query = query.order_by(DeliveryRow.next_attempt_at, DeliveryRow.id).limit(limit)
     candidates = session.execute(query.with_for_update(skip_locked=True)).all()  # as due_source_names
+    if not candidates:
+        return []
+    # One UPDATE for all of them; `free` again, in case another claimer took one meanwhile
+    # (SQLite has no row locks). A lease that ran out without a record counts as a reclaim.
     until = now + dt.timedelta(seconds=lease)
-    claimed = []
-    for delivery_id, holder in candidates:
-        values: dict[str, object] = dict(claimed_by=owner, claimed_until=until)
-        if holder is not None:
-            values["reclaims"] = DeliveryRow.reclaims + 1
-        res = session.execute(update(DeliveryRow).where(DeliveryRow.id == delivery_id, free).values(**values))
-        if res.rowcount == 1:
-            claimed.append(delivery_id)
+    reclaim = case((DeliveryRow.claimed_by.is_not(None), DeliveryRow.reclaims + 1), else_=DeliveryRow.reclaims)
+    taken = session.execute(
+        update(DeliveryRow).where(DeliveryRow.id.in_([c[0] for c in candidates]), free)
+        .values(claimed_by=owner, claimed_until=until, reclaims=reclaim)
+        .returning(DeliveryRow.id).execution_options(synchronize_session=False)
+    ).all()  # fmt: skip
+    claimed = [row[0] for row in taken]
     if not claimed:
         return []
     rows = session.execute(
         select(DeliveryRow, AlertRow).join(AlertRow, AlertRow.id == DeliveryRow.alert_id)
         .where(DeliveryRow.id.in_(claimed)).order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+        .execution_options(populate_existing=True)  # rows of this session may predate a Core update
     ).all()  # fmt: skip
     return [Claimed(_delivery(d), _alert(a), a.id, a.dedup_key) for d, a in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The outcome of one send attempt of a claimed delivery, as `record_deliveries` stores it."""
+
+    claimed: Claimed
+    now: dt.datetime
+    error: str | None
+    duration: float
+    next_attempt_at: dt.datetime | None
+    dead: bool
 
 
 def record_delivery(
@@ -224,35 +249,47 @@ def record_delivery(
 ) -> str:  # fmt: skip
     """Record one send attempt of a delivery: sent, back to pending (retry) or dead; then sum
     up its alert's state. Returns the alert's state."""
-    d = claimed.delivery
-    session.add(DeliveryAttempt(alert_id=d.alert_id, delivery_id=d.id, attempted_at=now, ok=error is None,
-                                error=error, duration=duration, worker=owner))  # fmt: skip
-    values: dict[str, object] = dict(attempts=DeliveryRow.attempts + 1, claimed_by=None, claimed_until=None)
-    if error is None:
-        values.update(status=Status.sent, sent_at=now, last_error=None)
-    elif dead:
-        values.update(status=Status.dead, last_error=error)
-    else:
-        values.update(status=Status.pending, last_error=error, next_attempt_at=next_attempt_at or now)
-    session.execute(update(DeliveryRow).where(DeliveryRow.id == d.id).values(**values))
-    return _sum_up(session, d.alert_id, now, error)
+    return record_deliveries(session, [Record(claimed, now, error, duration, next_attempt_at, dead)], owner)[0]
 
 
-def _sum_up(session: Session, alert_id: int, now: dt.datetime, error: str | None) -> str:
-    rows = session.execute(
-        select(DeliveryRow.status, DeliveryRow.next_attempt_at).where(DeliveryRow.alert_id == alert_id)
-    ).all()
+def record_deliveries(session: Session, records: Sequence[Record], owner: str) -> list[str]:
+    """`record_delivery` for each record, in order, in the caller's one transaction (Core
+    statements: the ORM's unit of work cost more than the statements). Returns each record's
+    alert state after it."""
+    if not records:
+        return []
+    conn = session.connection()
+    conn.execute(insert(DeliveryAttempt.__table__), [
+        dict(alert_id=r.claimed.delivery.alert_id, delivery_id=r.claimed.delivery.id, attempted_at=r.now,
+             ok=r.error is None, error=r.error, duration=r.duration, worker=owner) for r in records
+    ])  # fmt: skip
+    states = []
+    for r in records:
+        values: dict[str, object] = dict(attempts=_D.c.attempts + 1, claimed_by=None, claimed_until=None)
+        if r.error is None:
+            values.update(status=Status.sent, sent_at=r.now, last_error=None)
+        elif r.dead:
+            values.update(status=Status.dead, last_error=r.error)
+        else:
+            values.update(status=Status.pending, last_error=r.error, next_attempt_at=r.next_attempt_at or r.now)
+        conn.execute(update(_D).where(_D.c.id == r.claimed.delivery.id).values(**values))
+        states.append(_sum_up(conn, r.claimed.delivery.alert_id, r.now, r.error))
+    return states
+
+
+def _sum_up(conn: Connection, alert_id: int, now: dt.datetime, error: str | None) -> str:
+    rows = conn.execute(select(_D.c.status, _D.c.next_attempt_at).where(_D.c.alert_id == alert_id)).all()
     states = {s for s, _ in rows}
     status = Status.pending if Status.pending in states else Status.dead if Status.dead in states else Status.sent
     pending_next = [n for s, n in rows if s == Status.pending]
-    values: dict[str, object] = dict(status=status, attempts=AlertRow.attempts + 1)
+    values: dict[str, object] = dict(status=status, attempts=_A.c.attempts + 1)
     if pending_next:
         values["next_attempt_at"] = min(pending_next)
     if error is not None:
         values["last_error"] = error
     elif status == Status.sent:
         values.update(sent_at=now, last_error=None)
-    session.execute(update(AlertRow).where(AlertRow.id == alert_id).values(**values))
+    conn.execute(update(_A).where(_A.c.id == alert_id).values(**values))
     return status
 
 
@@ -276,10 +313,11 @@ def list_alerts(session: Session, status: str | None = None, limit: int = 200) -
     query = select(AlertRow).order_by(AlertRow.id.desc()).limit(limit)
     if status:
         query = query.where(AlertRow.status == status)
-    rows = list(session.scalars(query))
+    rows = list(session.scalars(query.execution_options(populate_existing=True)))
     by_alert: dict[int, list[StoredDelivery]] = {r.id: [] for r in rows}
     if rows:
-        for d in session.scalars(select(DeliveryRow).where(DeliveryRow.alert_id.in_(list(by_alert))).order_by(DeliveryRow.id)):
+        deliveries = select(DeliveryRow).where(DeliveryRow.alert_id.in_(list(by_alert))).order_by(DeliveryRow.id)
+        for d in session.scalars(deliveries.execution_options(populate_existing=True)):
             by_alert[d.alert_id].append(_delivery(d))
     return [
         StoredAlert(r.id, _alert(r), r.status, r.attempts, r.next_attempt_at, r.last_error, r.created_at,
