@@ -47,15 +47,33 @@ async def deliver_due(
     ignoring backoff)."""
     lease = ctx.settings.lease  # renewed while we send (runtime.keep_leases)
     report = DeliveryReport()
+    await record_unrecorded(ctx)
     while True:
         now = ctx.clock()
         batch = await ctx.db.write(outbox.claim_deliveries, ctx.owner, now, lease, limit, ids, ignore_backoff)
         if not batch:
             return report
+        ctx.holding.update(c.delivery.id for c in batch)
         gate, recorder = asyncio.Semaphore(MAX_PARALLEL_SENDS), _Recorder(ctx)
         await asyncio.gather(*(_deliver_one(ctx, claimed, gate, recorder, report) for claimed in batch))
         if ids is not None or ignore_backoff or len(batch) < limit:
             return report
+
+
+async def record_unrecorded(ctx: Context) -> int:
+    """Write the records of sends the database refused before (their deliveries stay held, so
+    nobody sends them again meanwhile). Returns how many are still unrecorded."""
+    if ctx.unrecorded:
+        records, ctx.unrecorded = ctx.unrecorded, []
+        try:
+            await ctx.db.write(outbox.record_deliveries, records, ctx.owner)
+        except Exception as exc:
+            ctx.unrecorded = records + ctx.unrecorded
+            log.error("alert.record_failed", deliveries=len(records), reason="database", error=exc.__class__.__name__)
+        else:
+            ctx.holding.difference_update(r.claimed.delivery.id for r in records)
+            log.info("alert.recorded_late", deliveries=len(records))
+    return len(ctx.unrecorded)
 
 
 async def _deliver_one(
@@ -125,7 +143,9 @@ def _settle(done: asyncio.Future[str], state: str = "", error: Exception | None 
 
 
 async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
-    from watcher import channels  # apprise: ~0.25 s to import, which a poll that sends nothing skips
+    from watcher import (
+        channels,  # apprise: ~0.25 s to import, which a poll that sends nothing skips
+    )
 
     alert = claimed.alert
     try:
@@ -159,7 +179,14 @@ async def _record(
         delay = backoff_delay(attempts, base=settings.backoff, cap=settings.max_backoff)
         next_at = now + dt.timedelta(seconds=delay)
     message = error.message if error else None
-    await recorder.record(outbox.Record(claimed, now, message, duration, next_at, dead))
+    record = outbox.Record(claimed, now, message, duration, next_at, dead)
+    try:
+        await recorder.record(record)
+    except Exception as exc:  # sent (or tried) but not recorded: kept, held, written at the next drain
+        ctx.unrecorded.append(record)
+        log.error("alert.record_failed", delivery=claimed.delivery.id, reason="database", error=exc.__class__.__name__)
+    else:
+        ctx.holding.discard(claimed.delivery.id)
     alert, d = claimed.alert, claimed.delivery
     fields = dict(alert=claimed.alert_id, delivery=d.id, channel=alert.channel, target=d.label, rule=alert.rule,
                   attempt=attempts)  # fmt: skip

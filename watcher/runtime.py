@@ -60,8 +60,12 @@ class Context:
     # Sources between their fetch and their write: bounds the bodies and items held in memory
     # when fetching outruns the database (build_context sets it to `fetch.max_connections`).
     inflight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(64))
-    # The sources this context is polling now: only their leases are renewed (`keep_leases`).
+    # The sources this context is polling now and the deliveries it holds (claimed, not yet
+    # recorded): only their leases are renewed (`keep_leases`).
     polling: set[str] = field(default_factory=set)
+    holding: set[int] = field(default_factory=set)
+    # Sends that happened but whose record the database refused: written at the next drain.
+    unrecorded: list[outbox.Record] = field(default_factory=list)
     _targets: LazyTargets | None = None
     _measures: tuple[float, asyncio.Future[list[Measure]]] | None = None
 
@@ -164,7 +168,7 @@ async def keep_leases(ctx: Context) -> None:
     while True:
         await asyncio.sleep(lease / 3)
         try:
-            await ctx.db.write(repo.renew_leases, ctx.owner, ctx.clock(), lease, tuple(ctx.polling))
+            await ctx.db.write(repo.renew_leases, ctx.owner, ctx.clock(), lease, tuple(ctx.polling), tuple(ctx.holding))
         except Exception as exc:  # the database may be back at the next turn
             log.warning("lease.renew_failed", error=exc.__class__.__name__)
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import signal
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -51,6 +53,7 @@ class Service:
         self._deliver_lock = asyncio.Lock()  # one drain at a time; stop() waits for it
         self.http: HttpServer | None = None
         self.leader: Leader | None = None  # housekeeping runs on one replica only
+        self.abandoned = 0  # deliveries still being sent when stop() gave up waiting
 
     @property
     def running(self) -> bool:
@@ -68,7 +71,8 @@ class Service:
         # claim every due source each time (correct, but one replica doing all the work)
         self.scheduler.add_job(self.poll_due, "interval", seconds=POLL_TICK, jitter=POLL_TICK / 2, id="poll", **opts)
         interval = self.ctx.settings.delivery.interval
-        self.scheduler.add_job(self.deliver, "interval", seconds=interval, id="deliver", **opts)
+        self.scheduler.add_job(self.deliver, "interval", seconds=interval, id="deliver",
+                               next_run_time=dt.datetime.now(dt.UTC), **opts)  # fmt: skip
         hk = self.ctx.settings.housekeeping.interval
         self.scheduler.add_job(self.housekeeping, "interval", seconds=hk, id="housekeeping", **opts)
         self.scheduler.add_job(self.remind, "interval", seconds=REMINDER_TICK, id="reminders",
@@ -120,7 +124,12 @@ class Service:
             await ctx.alerts_enqueued.wait()
             ctx.alerts_enqueued.clear()
             if not self.stopping.is_set():
-                await self.deliver()
+                # A task of its own: cancelling this loop (stop, reload) must not cancel a drain
+                # between its sends and their records (stop() waits for it instead).
+                drain = asyncio.ensure_future(self.deliver())
+                self.inflight.add(drain)
+                drain.add_done_callback(self.inflight.discard)
+                await asyncio.shield(drain)
 
     async def housekeeping(self) -> None:
         ctx = self.ctx
@@ -173,15 +182,23 @@ class Service:
         self.scheduler.shutdown(wait=False)
         metrics.SCHEDULER_RUNNING.set(0)
         self._wake_task.cancel()
+        deadline = asyncio.get_running_loop().time() + SHUTDOWN_GRACE
         if self.inflight:
             await asyncio.wait(list(self.inflight), timeout=SHUTDOWN_GRACE)
         try:  # let a drain in progress record its attempts, so nothing is sent twice
-            await asyncio.wait_for(self._deliver_lock.acquire(), timeout=SHUTDOWN_GRACE)
+            left = max(0.1, deadline - asyncio.get_running_loop().time())
+            await asyncio.wait_for(self._deliver_lock.acquire(), timeout=left)
         except TimeoutError:
             log.warning("service.stop_timeout", waiting="deliveries")
         ctx = self.ctx
         if ctx is not None:
-            await ctx.db.write(_release, ctx.owner)
+            from watcher.deliver import record_unrecorded
+
+            await record_unrecorded(ctx)
+            # Deliveries still being sent (a target that hangs) keep their claim: it runs out
+            # and their taker counts a reclaim, rather than a silent second send.
+            await ctx.db.write(_release, ctx.owner, tuple(ctx.holding))
+            self.abandoned = len(ctx.holding)
         if self.leader is not None:
             await asyncio.to_thread(self.leader.dispose)
         if self.http is not None:
@@ -199,13 +216,22 @@ class Service:
         await self.poll_due()
         await self.stopping.wait()
         await self.stop()
+        if self.abandoned:
+            # A send blocked in a socket (a target that hangs) runs in a thread that cannot be
+            # cancelled, and interpreter exit would wait for it: exit now. Its claim runs out
+            # and the replica that takes it over counts a reclaim.
+            log.warning("service.exit_abandoning_sends", deliveries=self.abandoned)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
 
 def _retention(session: Session, items_before: dt.datetime, attempts_before: dt.datetime) -> tuple[int, int]:
     return repo.delete_old_items(session, items_before), outbox.delete_old_attempts(session, attempts_before)
 
 
-def _release(session: Session, owner: str) -> None:
-    """Give back what this replica holds (shutdown): its sources, and its unsent deliveries."""
+def _release(session: Session, owner: str, keep: tuple[int, ...] = ()) -> None:
+    """Give back what this replica holds (shutdown): its sources, and its deliveries not yet sent
+    (`keep`: those whose send is under way or unrecorded)."""
     repo.release_sources(session, owner)
-    outbox.release_claims(session, owner)
+    outbox.release_claims(session, owner, keep)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
@@ -345,19 +345,22 @@ def count_reclaims(session: Session) -> int:
     return int(session.scalar(select(func.coalesce(func.sum(DeliveryRow.reclaims), 0))) or 0)
 
 
-def renew_claims(session: Session, owner: str, until: dt.datetime) -> int:
-    res = session.execute(
-        update(DeliveryRow).where(DeliveryRow.claimed_by == owner, DeliveryRow.status == Status.pending)
-        .values(claimed_until=until)
-    )  # fmt: skip
-    return res.rowcount or 0
+def renew_claims(session: Session, owner: str, until: dt.datetime, ids: Collection[int] | None = None) -> int:
+    """Push out the leases of `owner`'s claims (all, or the given deliveries: those still held)."""
+    query = update(DeliveryRow).where(DeliveryRow.claimed_by == owner, DeliveryRow.status == Status.pending)
+    if ids is not None:
+        query = query.where(DeliveryRow.id.in_(list(ids)))
+    return session.execute(query.values(claimed_until=until)).rowcount or 0
 
 
-def release_claims(session: Session, owner: str) -> None:
-    """Give back unsent claims (shutdown): nothing was sent for them, so no reclaim is counted."""
-    session.execute(
-        update(DeliveryRow).where(DeliveryRow.claimed_by == owner).values(claimed_by=None, claimed_until=None)
-    )
+def release_claims(session: Session, owner: str, keep: Collection[int] = ()) -> None:
+    """Give back unsent claims (shutdown): nothing was sent for them, so no reclaim is counted.
+    `keep`: deliveries whose send is under way or unrecorded; their leases run out instead, and
+    whoever takes them over counts a reclaim (the target may have the message already)."""
+    query = update(DeliveryRow).where(DeliveryRow.claimed_by == owner)
+    if keep:
+        query = query.where(DeliveryRow.id.not_in(list(keep)))
+    session.execute(query.values(claimed_by=None, claimed_until=None))
 
 
 def delete_old_attempts(session: Session, before: dt.datetime) -> int:

@@ -222,10 +222,11 @@ def _owned(owner: str):  # type: ignore[no-untyped-def]
 
 
 def renew_leases(
-    session: Session, owner: str, now: dt.datetime, lease: float, sources: Collection[str] | None = None
-) -> tuple[int, int]:
-    """Push out the expiry of the sources (all, or those named: the ones still being polled) and
-    deliveries `owner` holds, work still in progress. A lease left behind by a poll that could not
+    session: Session, owner: str, now: dt.datetime, lease: float, sources: Collection[str] | None = None,
+    deliveries: Collection[int] | None = None,
+) -> tuple[int, int]:  # fmt: skip
+    """Push out the expiry of the sources and deliveries `owner` holds (all, or those named: the
+    ones still being polled or sent), work still in progress. A lease left behind by a poll that could not
     record its end is not renewed: it runs out and the source is polled again.
     Returns how many sources and deliveries."""
     until = now + dt.timedelta(seconds=lease)
@@ -233,7 +234,7 @@ def renew_leases(
     if sources is not None:
         query = query.where(SourceState.name.in_(list(sources)))
     renewed = session.execute(query.values(lease_expires_at=until)).rowcount or 0
-    return renewed, outbox.renew_claims(session, owner, until)
+    return renewed, outbox.renew_claims(session, owner, until, deliveries)
 
 
 def release_sources(session: Session, owner: str, names: Collection[str] | None = None) -> None:
