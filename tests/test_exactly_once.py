@@ -147,3 +147,20 @@ def test_an_amended_notice_is_one_updated_message_quoting_the_new_sentence_and_w
         assert body["sentence"] == "New HS 2805.30 items are added from 1 March 2026."
         assert {r["rule"]: r["matched"] for r in body["rules"]}["hs-codes"] == ["HS 2805.30"]
         assert update.body["title"].startswith("Updated notice: ")
+
+
+def test_a_target_replaced_in_the_config_gets_the_alerts_that_waited_for_the_old_one(db_url, feed_server, write_config):
+    with WebhookSink() as up, WebhookSink() as old, WebhookSink() as new:
+        old.fail_next(100)  # broken webhook
+        feed_server.set("/feed", feed_xml([NOTICE]))
+        rules = [{"name": "rare-earths", "any": ["rare earth"]}]
+        data = config(db_url, feed_server.url("/feed"), [{"name": "team", "url": [up.url("/a"), old.url("/b")]}], rules)
+        asyncio.run(poll_once(load(write_config(data), env={}), []))
+        data["channels"] = [{"name": "team", "url": [up.url("/a"), new.url("/c")]}]  # the usual fix
+        settings = load(write_config(data), env={})
+
+        assert asyncio.run(retry_alerts(settings, None, True)).sent == 1
+        assert asyncio.run(retry_alerts(settings, None, True)).sent == 0
+        assert (len(up.requests), len(new.requests), len(old.requests)) == (1, 1, 1)
+        [stored] = _alerts(settings)
+        assert stored.status == "sent" and len(stored.deliveries) == 2

@@ -199,7 +199,8 @@ def print_alerts(settings: Settings, status: str | None, limit: int, as_json: bo
              "source": a.alert.source, "title": a.alert.title, "link": a.alert.link, "attempts": a.attempts,
              "next_attempt": a.next_attempt_at, "last_error": a.last_error, "created": a.created_at, "sent": a.sent_at,
              "deliveries": [
-                 {"id": d.id, "target": d.label or d.target or "(all targets, before 0.4)", "status": d.status,
+                 {"id": d.id, "target": d.label or d.target or "(all targets, before 0.4)", "target_key": d.target,
+                  "status": d.status,
                   "attempts": d.attempts, "next_attempt": d.next_attempt_at, "last_error": d.last_error,
                   "sent": d.sent_at, "reclaims": d.reclaims}
                  for d in a.deliveries
@@ -218,7 +219,8 @@ def print_alerts(settings: Settings, status: str | None, limit: int, as_json: bo
             when_at = (d.sent_at if d else a.sent_at) if state == "sent" else (d.next_attempt_at if d else a.next_attempt_at)
             when = _ago(when_at) if state in ("sent", "pending") else ""
             error = (d.last_error if d else a.last_error) or ""
-            table.add_row(*head, (d.label or d.target or "all") if d else "", state, str(d.attempts if d else a.attempts),
+            target = f"{d.label} [{d.target[:6]}]" if d and d.label and d.label != d.target else (d.target or "all") if d else ""
+            table.add_row(*head, target, state, str(d.attempts if d else a.attempts),
                           when, error[:80])  # fmt: skip
     _console().print(table)
 

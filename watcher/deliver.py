@@ -153,12 +153,18 @@ async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
     except KeyError:
         return DeliveryError(f"channel {alert.channel!r} is no longer configured", permanent=True)
     options = dict(allow_private=ctx.settings.allow_private_networks, timeout=ctx.settings.delivery.timeout)
+    target = claimed.delivery.target
     try:
-        if claimed.delivery.target == outbox.LEGACY:  # queued without its targets known: all of them
+        if target not in (outbox.LEGACY, *(k for k, _ in ctx.targets.get(alert.channel, ()))):
+            target = await ctx.db.write(outbox.retarget, claimed, ctx.targets.get(alert.channel, ()))
+            if target is None:
+                return DeliveryError(f"target {claimed.delivery.label or claimed.delivery.target} was removed from "
+                                     f"channel {alert.channel!r}", permanent=True)  # fmt: skip
+            log.info("delivery.retargeted", delivery=claimed.delivery.id, channel=alert.channel, target_key=target)
+        if target == outbox.LEGACY:  # queued without its targets known: all of them
             await asyncio.to_thread(channels.send, channel, alert, delivery_id=claimed.stable_id(), **options)
         else:
-            await asyncio.to_thread(channels.send_to, channel, claimed.delivery.target, alert, claimed.stable_id(),
-                                    **options)  # fmt: skip
+            await asyncio.to_thread(channels.send_to, channel, target, alert, claimed.stable_id(), **options)
     except DeliveryError as exc:
         return exc
     except Exception as exc:  # a bug in a plugin must not lose the alert
@@ -188,8 +194,8 @@ async def _record(
     else:
         ctx.holding.discard(claimed.delivery.id)
     alert, d = claimed.alert, claimed.delivery
-    fields = dict(alert=claimed.alert_id, delivery=d.id, channel=alert.channel, target=d.label, rule=alert.rule,
-                  attempt=attempts)  # fmt: skip
+    fields = dict(alert=claimed.alert_id, delivery=d.id, channel=alert.channel, target=d.label, target_key=d.target,
+                  rule=alert.rule, attempt=attempts)  # fmt: skip
     metrics.observe_delivery(alert.channel, "sent" if error is None else "dead" if dead else "retry", duration)
     if error is None:
         report.sent += 1

@@ -165,6 +165,24 @@ def _delivery(row: DeliveryRow) -> StoredDelivery:
                           row.next_attempt_at, row.last_error, row.sent_at, row.reclaims)  # fmt: skip
 
 
+def retarget(session: Session, claimed: Claimed, current: Sequence[tuple[str, str]]) -> str | None:
+    """A delivery whose target is no longer among its channel's (the URL was replaced in the
+    config, e.g. a rotated webhook): move it to a target of the channel that this alert has no
+    delivery for yet (and add one for each further such target). Returns the key to send to
+    now, or None when every current target has its delivery already (the URL was removed)."""
+    have = set(session.scalars(select(DeliveryRow.target).where(DeliveryRow.alert_id == claimed.alert_id)))
+    missing = [(key, label) for key, label in current if key not in have]
+    if not missing:
+        return None
+    (key, label), *more = missing
+    session.execute(update(DeliveryRow).where(DeliveryRow.id == claimed.delivery.id).values(target=key, label=label))
+    now = claimed.delivery.next_attempt_at
+    for extra_key, extra_label in more:
+        session.add(DeliveryRow(alert_id=claimed.alert_id, target=extra_key, label=extra_label, status=Status.pending,
+                                attempts=0, next_attempt_at=now, reclaims=0, created_at=now))  # fmt: skip
+    return key
+
+
 def has_legacy_deliveries(session: Session) -> bool:
     return session.scalar(select(DeliveryRow.id).where(DeliveryRow.target == LEGACY).limit(1)) is not None
 
