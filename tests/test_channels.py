@@ -379,3 +379,12 @@ def test_free_port_and_a_restarted_sink_share_the_port():
         assert sink.port == port
     finally:
         sink.stop()
+
+
+def test_a_short_user_name_is_masked_where_it_stands_alone_without_mangling_other_words():
+    from watcher.channels.secrets import scrub
+
+    url = "json://u:longpassword@example.com/hook"
+    assert scrub("A Connection error occurred for u at example.com (longpassword)", url) == (
+        "A Connection error occurred for *** at example.com (***)"
+    )

@@ -121,7 +121,11 @@ def _cut(text: str, room: int) -> str:
     text = text[: max(room - 1, 0)]
     while text and _width(text) + 1 > room:
         text = text[:-1]
-    return text.rstrip() + ELLIPSIS if text else ""
+    # At a word's end when one is near (not in CJK text, which has no spaces).
+    space = text.rfind(" ")
+    if space > len(text) * 2 // 3:
+        text = text[:space]
+    return text.rstrip(" ,;:-") + ELLIPSIS if text else ""
 
 
 def _width(text: str) -> int:

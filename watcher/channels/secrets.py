@@ -80,8 +80,17 @@ def secrets_of(url: str) -> tuple[str, ...]:
 
 def scrub(text: str, url: str) -> str:
     """`text` with every secret part of `url` replaced by ***."""
-    for secret in secrets_of(url):
-        text = text.replace(secret, MASK)
+    return mask(text, secrets_of(url))
+
+
+def mask(text: str, secrets: tuple[str, ...]) -> str:
+    """Each secret replaced by ***: a long one wherever it occurs, a short one (a user name `u`)
+    only where it stands alone, so that it does not mangle every word it happens to be in."""
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, MASK)
+        elif secret in text:
+            text = re.sub(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", MASK, text)
     return text
 
 
@@ -106,8 +115,7 @@ class ScrubFilter(logging.Filter):
             message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
             record.exc_info = None
             record.exc_text = None
-        for secret in secrets:
-            message = message.replace(secret, MASK)
+        message = mask(message, secrets)
         record.msg, record.args = message, None
         return True
 
