@@ -62,7 +62,7 @@ def test_the_shipped_registry_exports_one_event_per_milestone_and_imports_back(t
     assert set(found) == {f"{ms.uid}@watcher" for _, ms in milestones}
 
     rare = found["cn-mofcom-2025-rare-earth/effective/1@watcher"]
-    assert str(rare["SUMMARY"]) == "[effective] MOFCOM rare-earth export controls of 9 October 2025"
+    assert str(rare["SUMMARY"]) == "MOFCOM rare-earth export controls of 9 October 2025: effective 2025-12-01"
     assert rare.decoded("DTSTART") == dt.date(2025, 12, 1)  # all day (VALUE=DATE)
     assert rare["DTSTART"].params.get("VALUE") == "DATE"
     assert int(rare["SEQUENCE"]) == 0 and str(rare["STATUS"]) == "CONFIRMED"

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from watcher.extract import extract_deadlines
-from watcher.models import Item, Measure, Milestone
+from watcher.models import Item, Measure, Milestone, describe_milestone
 from watcher.registry.reconcile import apply, link_measures, reconcile
 from watcher.registry_file import load_file
 
@@ -42,9 +42,9 @@ def test_a_notice_about_something_else_links_to_nothing():
     assert link_measures(item("The EU adopted new rules on deforestation."), MEASURES) == []
 
 
-def test_a_suspension_until_a_date_is_a_suspended_finding_against_the_effective_date():
+def test_a_suspension_until_a_date_is_a_suspended_finding_against_the_effective_date_ending_a_period():
     [f] = [f for f in findings("China suspends the rare earth export controls until November 10, 2026.")
-           if f.event.kind == "expiry"]  # fmt: skip
+           if f.event.kind == "suspension_end"]  # fmt: skip
     assert (f.kind, f.measure_id, f.old_kind, f.old_date) == ("suspended", RARE_EARTH.id, "effective", dt.date(2025, 12, 1))
     assert f.change_text() == "effective 2025-12-01 → suspended until 2026-11-10"
 
@@ -82,15 +82,19 @@ def test_dates_in_an_item_no_measure_has_are_findings_only_when_a_rule_matched()
     assert (f.kind, f.measure_id) == ("new_deadline", None)
 
 
-def test_accepting_a_suspension_holds_the_effective_date_and_adds_the_end():
+def test_accepting_a_suspension_holds_the_effective_date_and_adds_the_suspension_end_not_an_expiry():
     [f] = [f for f in findings("China suspends the rare earth export controls until November 10, 2026.")
-           if f.event.kind == "expiry"]  # fmt: skip
+           if f.event.kind == "suspension_end"]  # fmt: skip
     after = apply(RARE_EARTH, f, 7)
     assert after.status == "suspended"
     assert {(m.kind, m.date.isoformat(), m.state) for m in after.milestones} == {
         ("effective", "2025-12-01", "suspended"),
-        ("expiry", "2026-11-10", "active"),
+        ("suspension_end", "2026-11-10", "active"),
     }
+    end = next(m for m in after.milestones if m.kind == "suspension_end")
+    assert describe_milestone(end.kind, end.date, long=True) == (
+        "suspension ends 2026-11-10: the measure resumes unless the suspension is extended"
+    )
 
 
 def test_accepting_a_date_change_moves_the_milestone_and_keeps_its_uid():

@@ -95,7 +95,7 @@ def test_a_suspension_in_the_news_is_one_alert_with_the_change_and_accepting_it_
     assert after.status == "suspended"
     states = {(m.kind, m.date.isoformat()): m.state for m in after.milestones}
     assert states[("effective", "2025-12-01")] == "suspended"
-    assert states[("expiry", "2026-11-10")] == "active"
+    assert states[("suspension_end", "2026-11-10")] == "active"
     last = history[-1]
     assert last["actor"] == "alice" and last["action"] == "finding:suspended"
     assert last["before"]["status"] == "announced" and last["after"]["status"] == "suspended"

@@ -300,11 +300,11 @@ def deadlines_edit(
     by: ActorOpt = None, config: ConfigOpt = None,
 ) -> None:  # fmt: skip
     """Change a measure; the history keeps who, when, before and after."""
-    from watcher.models import EVENT_KINDS
+    from watcher.models import MILESTONE_KINDS
     from watcher.registry import admin
 
-    if add and add[0] not in EVENT_KINDS:
-        _fail(f"--add KIND must be one of {', '.join(EVENT_KINDS)}, not {add[0]!r}")
+    if add and add[0] not in MILESTONE_KINDS:
+        _fail(f"--add KIND must be one of {', '.join(MILESTONE_KINDS)}, not {add[0]!r}")
     m = _admin(admin.edit_measure, _settings(config), measure, by or admin.default_actor(), status=status,
                title=title, add_milestone=(add[0], _date(add[1], "--add date")) if add else None,
                move=(move[0], _date(move[1], "--move date")) if move else None, note=note)  # fmt: skip

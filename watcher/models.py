@@ -108,6 +108,10 @@ EVENT_KINDS = (
     "expiry",
     "other_deadline",
 )
+# A measure's milestones: the extractor's kinds, plus the end of a suspension, which is a period
+# of the measure (from its `suspension` milestone until this one), not an expiry of the measure:
+# on that day the measure resumes unless the suspension is extended.
+MILESTONE_KINDS = (*EVENT_KINDS, "suspension_end")
 
 
 class AlertKind(StrEnum):
@@ -294,10 +298,16 @@ def change_text(kind: str, new_kind: str, new_date: dt.date, old_kind: str | Non
     return f"{old} (confirmed)" if kind == "confirmed" else f"{old} → {new}"
 
 
-def describe_milestone(kind: str, day: dt.date, suspended: bool = False) -> str:
-    """`effective 2025-12-01`, `suspended from 2025-11-10`, `suspended until 2026-11-10`."""
+def describe_milestone(kind: str, day: dt.date, suspended: bool = False, long: bool = False) -> str:
+    """`effective 2025-12-01`, `suspended from 2025-11-10`, `suspended until 2026-11-10`,
+    `suspension ends 2026-11-10` (`long`: `…: the measure resumes unless the suspension is extended`)."""
     if kind == "suspension":
         return f"suspended from {day.isoformat()}"
+    if kind == "suspension_end":
+        if suspended:
+            return f"suspended until {day.isoformat()}"
+        end = f"suspension ends {day.isoformat()}"
+        return f"{end}: the measure resumes unless the suspension is extended" if long else end
     if kind == "expiry":
         return f"{'suspended until' if suspended else 'expires'} {day.isoformat()}"
     if kind == "comment_deadline":

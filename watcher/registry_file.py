@@ -29,11 +29,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watcher.errors import ConfigError, format_validation_error
-from watcher.models import EVENT_KINDS, MEASURE_STATUSES, Measure, Milestone
+from watcher.models import MEASURE_STATUSES, MILESTONE_KINDS, Measure, Milestone
 
-EventKind = Literal["effective", "comment_deadline", "compliance", "suspension", "expiry", "other_deadline"]
+EventKind = Literal[
+    "effective", "comment_deadline", "compliance", "suspension", "suspension_end", "expiry", "other_deadline"
+]
 MeasureStatus = Literal["announced", "in_force", "suspended", "revoked", "expired"]
-assert set(EventKind.__args__) == set(EVENT_KINDS) and set(MeasureStatus.__args__) == set(MEASURE_STATUSES)  # type: ignore[attr-defined]
+assert set(EventKind.__args__) == set(MILESTONE_KINDS) and set(MeasureStatus.__args__) == set(MEASURE_STATUSES)  # type: ignore[attr-defined]
 
 
 class _Strict(BaseModel):

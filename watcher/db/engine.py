@@ -13,7 +13,7 @@ from watcher.errors import ConfigError
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision under migrations/versions (a test checks it against alembic's head): a
 # database already there needs no alembic at start, whose import costs a poll ~0.1 s.
-HEAD = "0004_deliveries"
+HEAD = "0005_suspension_end"
 
 
 def normalise_url(url: str) -> str:

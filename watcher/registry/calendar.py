@@ -67,7 +67,7 @@ def milestone_event(measure: Measure, ms: Milestone, stamp: dt.datetime) -> ical
     event.add("dtstart", start)
     if not isinstance(start, dt.datetime):
         event.add("dtend", start + dt.timedelta(days=1))  # all-day: one day, end exclusive
-    event.add("summary", f"[{ms.kind}] {measure.title}")
+    event.add("summary", f"{measure.title}: {describe_milestone(ms.kind, ms.date)}")
     event.add("description", _description(measure, ms))
     link = ms.source or measure.source
     if link:
@@ -79,7 +79,7 @@ def milestone_event(measure: Measure, ms: Milestone, stamp: dt.datetime) -> ical
     if not is_cancelled(measure, ms):
         alarm = icalendar.Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", f"{measure.title}: {describe_milestone(ms.kind, ms.date)}")
+        alarm.add("description", f"{measure.title}: {describe_milestone(ms.kind, ms.date, long=True)}")
         alarm.add("trigger", dt.timedelta(days=-1))
         event.add_component(alarm)
     return event

@@ -100,18 +100,24 @@ def _measure_for(event: Event, linked: list[tuple[Measure, float]]) -> Measure:
 
 def _compare(item: Item, e: Event, m: Measure) -> Finding:
     live = [ms for ms in m.milestones if ms.state in ("active", "suspended")]
-    same_kind = [ms for ms in live if ms.kind == e.kind]
     sentence = e.evidence
     if _REVOKE.search(sentence) and e.kind in ("effective", "expiry", "other_deadline"):
         return _finding(item, "revoked", m, e, _principal(live))
+    if e.kind == "expiry" and (_SUSPEND.search(sentence) or any(ms.kind == "suspension_end" for ms in live)):
+        # "suspended until X": the end of a suspension (the measure resumes then), not of the measure
+        e = replace(e, kind="suspension_end")
+    # (a registry written before `suspension_end` may hold a suspension's end as an expiry)
+    same_kind = [ms for ms in live if ms.kind == e.kind or (e.kind == "suspension_end" and ms.kind == "expiry")]
     exact = next((ms for ms in same_kind if ms.date == e.date), None)
     if exact is not None:
         return _finding(item, "confirmed", m, e, exact)
-    if e.kind in ("suspension", "expiry") and same_kind:
-        # the measure already has an end (or a start of suspension): this one moves it
+    if e.kind in ("suspension", "suspension_end", "expiry") and same_kind:
+        # the measure already has an end (or a suspension's start or end): this one moves it
         nearest = min(same_kind, key=lambda ms: abs((ms.date - e.date).days))
         return _finding(item, "extended" if e.date > nearest.date else "date_changed", m, e, nearest)
-    if e.kind in ("suspension", "expiry") and (_SUSPEND.search(sentence) or m.status == "suspended"):
+    if e.kind in ("suspension", "suspension_end") or (e.kind == "expiry" and m.status == "suspended"):
+        if e.kind == "expiry":
+            e = replace(e, kind="suspension_end")
         return _finding(item, "suspended", m, e, _principal(live))
     if same_kind and _MOVE.search(sentence):
         nearest = min(same_kind, key=lambda ms: abs((ms.date - e.date).days))
@@ -166,7 +172,7 @@ def apply(measure: Measure, f: Finding, finding_id: int) -> Measure:
     elif f.kind == "suspended":
         start = e.date if e.kind == "suspension" else None
         milestones = [replace(ms, state="suspended")
-                      if ms.state == "active" and ms.kind not in ("suspension", "expiry")
+                      if ms.state == "active" and ms.kind not in ("suspension", "suspension_end", "expiry")
                       and (ms.uid == f.milestone_uid or (start is not None and ms.date >= start)) else ms
                       for ms in milestones]  # fmt: skip
         if not any(ms.kind == e.kind and ms.date == e.date for ms in milestones):

@@ -93,7 +93,7 @@ def when_text(days_left: int) -> str:
 
 def milestone_text(ms: Milestone) -> str:
     """`effective 2025-12-01 00:01 America/New_York`."""
-    return " ".join(p for p in (describe_milestone(ms.kind, ms.date), ms.time, ms.tz) if p)
+    return " ".join(p for p in (describe_milestone(ms.kind, ms.date, long=True), ms.time, ms.tz) if p)
 
 
 def reminder_alerts(reminders: Sequence[Reminder], settings: settings_mod.Settings) -> list[Alert]:
