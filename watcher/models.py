@@ -283,6 +283,8 @@ class Finding:
     item_title: str = ""
     link: str = ""
     source: str = ""
+    # A date no measure could be told for sure: the measures it may belong to (ask, don't guess).
+    candidates: tuple[str, ...] = ()
 
     def change_text(self) -> str:
         """One line for people: `effective 2025-12-01 → suspended until 2026-11-10`."""

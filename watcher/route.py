@@ -133,7 +133,11 @@ def _change(f: Finding, measure: Measure) -> Change:
 
 def _unlinked(findings: Sequence[Finding]) -> str:
     """Deadlines in a rule-matched item that no measure has, for the message's body."""
-    return "; ".join(dict.fromkeys(describe_milestone(f.event.kind, f.event.date) for f in findings))
+    return "; ".join(dict.fromkeys(
+        describe_milestone(f.event.kind, f.event.date)
+        + (f" (which measure: {' or '.join(f.candidates)}? `watcher findings accept ID --measure …`)" if f.candidates else "")
+        for f in findings
+    ))  # fmt: skip
 
 
 def finalise(message: Outgoing, recorded: Mapping[str, tuple[int, bool, bool]]) -> Alert | None:

@@ -5,6 +5,7 @@ Finding kinds: new_deadline, date_changed, suspended, extended, revoked, confirm
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import unicodedata
@@ -17,6 +18,15 @@ MIN_CONFIDENCE = 0.5
 _SUSPEND = re.compile(r"\b(suspend\w*|paus\w*|defer\w*|delay\w*|postpon\w*|hold\w*|truce)\b|暂停|暫停|推迟|推遲|暂缓|暫緩|停止实施|停止實施|中止", re.I)
 _REVOKE = re.compile(r"\b(revok\w*|rescind\w*|repeal\w*|withdraw\w*|terminat\w*|lift\w*|abolish\w*)\b|废止|廢止|撤销|撤銷|取消|解除", re.I)
 _MOVE = re.compile(r"\b(postpon\w*|delay\w*|extend\w*|push\w* back|mov\w*|instead|now|amend\w*|chang\w*|revis\w*|brought forward)\b|推迟|推遲|延期|延长|延長|调整|調整|改为|改為|提前", re.I)
+# A notice's own commencement clause ("this notice is effective upon publication"): the start of
+# what the notice does (a suspension, an amendment), not a new milestone of the measure it acts on.
+_COMMENCE = re.compile(
+    r"本(?:公告|通知|决定|決定|规定|規定|办法|辦法|措施|令)(?:自|於|于)(?:公布|公佈|发布|發布|印发|印發)之日起(?:施行|实施|實施|生效)"
+    r"|\bthis (?:notice|rule|final rule|interim final rule|announcement|order|proclamation|action|document|"
+    r"determination|modification|suspension)\b[^.;]{0,40}?\b(?:is|are|shall be|will be|becomes|take[s]?)\b[^.;]{0,20}?"
+    r"\beffective\b",
+    re.I,
+)
 _REF_NUMBER = re.compile(r"No\.?\s*(\d+)\s+of\s+(\d{4})", re.I)
 _FR_DOC = re.compile(r"\b(\d{4}-\d{4,6})\b")
 _WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]+")
@@ -36,7 +46,7 @@ def reference_variants(reference: str) -> list[str]:
         out.append(fold(reference))
     for number, year in _REF_NUMBER.findall(reference):
         out += [f"no. {number} of {year}", f"no.{number} of {year}", f"{year}年第{number}号", f"{year}年第{number}號"]
-    out += _FR_DOC.findall(reference)
+    out += [fold(number) for number in _FR_DOC.findall(reference)]  # as notices are folded: `2025 19001`
     return [v for v in dict.fromkeys(out) if v]
 
 
@@ -75,32 +85,129 @@ def reconcile(
     item: Item, events: Iterable[Event], measures: Sequence[Measure], rule_matched: bool
 ) -> list[Finding]:
     """Compare the item's deadline events with the milestones of the measures it is about."""
-    events = [e for e in events if e.confidence >= MIN_CONFIDENCE]
+    events = _own_commencement([e for e in events if e.confidence >= MIN_CONFIDENCE])
     if not events:
         return []
     linked = link_measures(item, measures)
     if not linked:
         return [_unlinked(item, e) for e in events] if rule_matched else []
+    itself = {fold(r) for r in _ANY_REFERENCE.findall(fold(f"{item.title} {item.key}"))}  # the notice's own number
     findings = []
     for e in events:
-        measure = _measure_for(e, linked)
-        findings.append(_compare(item, e, measure))
+        measure, candidates = _measure_for(e, linked, itself)
+        if measure is None:
+            if candidates:  # unclear: say so and ask, rather than move a measure with another's date
+                findings.append(replace(_unlinked(item, e), candidates=tuple(m.id for m in candidates)))
+            continue
+        found = _compare(item, e, measure)
+        if found is not None:
+            findings.append(found)
     return _dedup(findings)
 
 
-def _measure_for(event: Event, linked: list[tuple[Measure, float]]) -> Measure:
-    if len(linked) > 1:
-        sentence = fold(event.evidence)
-        for m, _ in linked:
-            names = reference_variants(m.reference) + [fold(a) for a in m.aliases]
-            if any(n and n in sentence for n in names):
-                return m
-    return linked[0][0]
+def _own_commencement(events: list[Event]) -> list[Event]:
+    """A notice that suspends a measure and is effective upon publication suspends it from that
+    day: its commencement is the suspension's start (unless it states one). In other notices
+    the commencement is the notice's own (an amendment's), flagged so that it never replaces or
+    adds to the effective date of a measure that has one."""
+    own = [e for e in events if e.kind == "effective" and _COMMENCE.search(e.evidence)]
+    if not own:
+        return events
+    ends = any(e.kind == "expiry" and _SUSPEND.search(e.evidence) for e in events)
+    suspends = any(e.kind == "suspension" for e in events) or ends
+    starts = any(e.kind == "suspension" for e in events)
+    out = []
+    for e in events:
+        if e in own:
+            if suspends and starts:
+                continue  # the notice states when the suspension starts
+            e = replace(e, kind="suspension") if suspends else replace(e, flags=(*e.flags, "own_commencement"))
+        out.append(e)
+    return out
 
 
-def _compare(item: Item, e: Event, m: Measure) -> Finding:
+# A reference to some measure, in any notation: the sentence may speak of one the registry lacks.
+_ANY_REFERENCE = re.compile(
+    r"\b(?:announcement|notice|order|proclamation)\s+no\.?\s*\d+|公告\s*\d{4}\s*年\s*第\s*\d+\s*[号號]"
+    r"|\b\d{4}[- ]\d{4,6}\b|\brin\s+\d{4}[- ][a-z]{2}\d{2}\b|\b\d+\s+cfr\b|executive order\s+\d+",
+    re.I,
+)
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_CLAUSE_END = re.compile(r"[,;，；、]|\b(?:after|while|whereas|but|and then|following)\b", re.I)
+
+
+def _date_at(sentence: str, day: dt.date) -> int | None:
+    """Where `day` is written in the (folded) sentence, in the common notations, if it is."""
+    month = _MONTHS[day.month - 1]
+    forms = (
+        rf"\b{month}[a-z]*\.?\s+{day.day}(?!\d)", rf"(?<!\d){day.day}\s+{month}[a-z]*", rf"{day.month}\s*月\s*{day.day}\s*日",
+        rf"(?<!\d){day.month}/{day.day}/{day.year}", day.isoformat(),
+    )  # fmt: skip
+    hits = [m.start() for f in forms for m in [re.search(f, sentence)] if m]
+    return min(hits) if hits else None
+
+
+def _clause(sentence: str, at: int | None) -> str:
+    """The clause of `sentence` around position `at` (the whole sentence when `at` is None)."""
+    if at is None:
+        return sentence
+    start = max((m.end() for m in _CLAUSE_END.finditer(sentence, 0, at)), default=0)
+    end = next((m.start() for m in _CLAUSE_END.finditer(sentence, at)), len(sentence))
+    return sentence[start:end]
+
+
+def _measure_for(
+    event: Event, linked: list[tuple[Measure, float]], itself: set[str] = frozenset()  # type: ignore[assignment]
+) -> tuple[Measure | None, list[Measure]]:
+    """The measure the clause carrying the date speaks of (else its sentence): one it names (its
+    reference, else an alias); else the item's only linked measure, unless the clause names a
+    reference that is not that measure's. (None, candidates) when it is unclear which it is."""
+    sentence = fold(event.evidence)
+    clause = _clause(sentence, _date_at(sentence, event.date))
+    if clause != sentence:
+        found, candidates = _named_in(clause, linked, itself)
+        if found is not None or candidates or _foreign(clause, linked, itself):
+            return found, candidates
+    return _named_in(sentence, linked, itself)
+
+
+def _foreign(text: str, linked: list[tuple[Measure, float]], itself: set[str]) -> bool:
+    """Whether `text` names a reference (announcement, FR document, RIN, CFR part, order) that
+    is none of the linked measures' nor the notice's own."""
+    own = [v for m, _ in linked for v in reference_variants(m.reference)]
+    return any(
+        fold(r) not in itself and not any(fold(r) in v or v in fold(r) for v in own) for r in _ANY_REFERENCE.findall(text)
+    )
+
+
+def _named_in(
+    sentence: str, linked: list[tuple[Measure, float]], itself: set[str]
+) -> tuple[Measure | None, list[Measure]]:
+    by_reference = [m for m, _ in linked if any(v in sentence for v in reference_variants(m.reference))]
+    if len(by_reference) == 1:
+        return by_reference[0], []
+    by_alias = [m for m, _ in linked if any(_contains(sentence, fold(a)) for a in m.aliases if a.strip())]
+    named = by_reference or by_alias
+    if len(named) == 1:
+        return named[0], []
+    if len(named) > 1:
+        return None, named
+    if _foreign(sentence, linked, itself):
+        return None, []
+    if len(linked) == 1:
+        return linked[0][0], []
+    return None, [m for m, _ in linked]
+
+
+def _compare(item: Item, e: Event, m: Measure) -> Finding | None:
     live = [ms for ms in m.milestones if ms.state in ("active", "suspended")]
     sentence = e.evidence
+    if "own_commencement" in e.flags and any(ms.kind == "effective" for ms in live):
+        if any(ms.kind == "effective" and ms.date == e.date for ms in live):
+            return _finding(item, "confirmed", m, e, next(ms for ms in live if ms.kind == "effective" and ms.date == e.date))
+        return None  # an amendment's own start, not the measure's effective date
     if _REVOKE.search(sentence) and e.kind in ("effective", "expiry", "other_deadline"):
         return _finding(item, "revoked", m, e, _principal(live))
     if e.kind == "expiry" and (_SUSPEND.search(sentence) or any(ms.kind == "suspension_end" for ms in live)):
