@@ -348,7 +348,7 @@ def deadlines_export(
 
 @findings_app.command("list")
 def findings_list(
-    status: Annotated[str | None, typer.Option(help="proposed, accepted, rejected or applied.")] = None,
+    status: Annotated[str | None, typer.Option(help="proposed, conflict, accepted, applied, rejected or superseded.")] = None,
     config: ConfigOpt = None, as_json: JsonOpt = False,
 ) -> None:  # fmt: skip
     """Findings with the change they propose and the notices that made the claim."""
@@ -378,6 +378,17 @@ def findings_reject(
     from watcher.registry import admin
 
     typer.echo(_admin(admin.decide, _settings(config), finding, False, by or admin.default_actor()))
+
+
+@findings_app.command("reopen")
+def findings_reopen(
+    finding: Annotated[int, typer.Argument(metavar="ID", help="The finding to propose again.")],
+    by: ActorOpt = None, config: ConfigOpt = None,
+) -> None:  # fmt: skip
+    """Put a rejected, superseded or conflicting finding back in the review queue."""
+    from watcher.registry import admin
+
+    typer.echo(_admin(admin.reopen, _settings(config), finding, by or admin.default_actor()))
 
 
 @app.command()

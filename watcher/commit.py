@@ -105,6 +105,10 @@ def record_findings(session: Session, plan: PollPlan, ids: Mapping[str, int]) ->
             continue
         for f in findings:
             fid, is_new = registry_db.record_finding(session, f, item_id=ids[key], trusted=trusted, now=plan.now)
+            if is_new and f.measure_id is not None and f.kind != "confirmed":
+                for other, status in registry_db.settle_milestone(session, fid, plan.now):
+                    log.info("finding.settled", finding=other, status=status, by=fid)
+                    is_new = is_new and not (other == fid and status == "superseded")  # outdated on arrival: not news
             applied = trusted and f.measure_id is not None and f.kind != "confirmed" and _apply(session, f, fid, plan)
             out[f.dedup_key] = (fid, is_new, applied)
             if is_new and f.kind != "confirmed":

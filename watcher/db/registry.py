@@ -10,10 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from watcher.db.tables import FindingEvidenceRow, FindingRow, HistoryRow, MeasureRow, MilestoneRow
+from watcher.db.tables import (
+    FindingEvidenceRow,
+    FindingRow,
+    HistoryRow,
+    ItemRow,
+    MeasureRow,
+    MilestoneRow,
+)
 from watcher.models import Event, Finding, Measure, Milestone
 from watcher.registry_file import digest, measure_to_dict
 
@@ -226,6 +233,64 @@ def list_findings(session: Session, status: str | None = None, ids: Sequence[int
                              .order_by(FindingEvidenceRow.id)):  # fmt: skip
         evidence[e.finding_id].append(e)
     return [_finding(r, evidence[r.id]) for r in rows]
+
+
+# Two sources that disagree on a milestone's date within this time are a conflict to resolve; a
+# claim made later than that supersedes the earlier one (the later notice moved the date again).
+CONFLICT_WINDOW = dt.timedelta(days=3)
+
+
+def same_milestone(session: Session, finding_id: int, statuses: Sequence[str]) -> list[tuple[int, str, dt.datetime]]:
+    """Other findings about the same milestone of the same measure (same measure and kind,
+    another date) in these statuses: (id, source, when its notice was published, else seen)."""
+    row = session.get(FindingRow, finding_id)
+    if row is None or row.measure_id is None:
+        return []
+    query = (
+        select(FindingRow.id, FindingRow.source, func.coalesce(ItemRow.published_at, FindingRow.created_at))
+        .outerjoin(ItemRow, ItemRow.id == FindingRow.item_id)
+        .where(FindingRow.measure_id == row.measure_id, FindingRow.event_kind == row.event_kind,
+               FindingRow.event_date != row.event_date, FindingRow.id != row.id, FindingRow.status.in_(list(statuses)))
+    )  # fmt: skip
+    return [(i, src, _aware(when)) for i, src, when in session.execute(query)]
+
+
+def finding_time(session: Session, finding_id: int) -> dt.datetime:
+    """When the notice behind a finding was published (else when the finding was made)."""
+    row = session.execute(
+        select(func.coalesce(ItemRow.published_at, FindingRow.created_at))
+        .select_from(FindingRow).outerjoin(ItemRow, ItemRow.id == FindingRow.item_id).where(FindingRow.id == finding_id)
+    ).scalar_one()  # fmt: skip
+    return _aware(row)
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when
+
+
+def settle_milestone(session: Session, finding_id: int, now: dt.datetime) -> list[tuple[int, str]]:
+    """A new claim about a milestone against the proposals made before about it: an older one
+    is superseded; one from another source within `CONFLICT_WINDOW` is a conflict (both then
+    wait for a person: neither is applied automatically). Returns (id, status) changed."""
+    row = session.get(FindingRow, finding_id)
+    assert row is not None
+    # One settlement per measure at a time (PostgreSQL: concurrent polls must see each other's
+    # claims; the row lock makes the second wait for the first to commit).
+    session.execute(select(MeasureRow.id).where(MeasureRow.id == row.measure_id).with_for_update())
+    mine = finding_time(session, finding_id)
+    changed: list[tuple[int, str]] = []
+    for other, source, when in same_milestone(session, finding_id, ("proposed", "conflict")):
+        if source != row.source and abs(mine - when) <= CONFLICT_WINDOW:
+            set_finding_status(session, other, "conflict", f"finding:#{finding_id}", now)
+            row.status, row.decided_by = "conflict", f"finding:#{other}"
+            changed += [(other, "conflict"), (finding_id, "conflict")]
+        elif when <= mine:
+            set_finding_status(session, other, "superseded", f"finding:#{finding_id}", now)
+            changed.append((other, "superseded"))
+        else:  # the other notice is the newer one: this claim is outdated on arrival
+            row.status, row.decided_by, row.decided_at = "superseded", f"finding:#{other}", now
+            changed.append((finding_id, "superseded"))
+    return changed
 
 
 def set_finding_status(session: Session, finding_id: int, status: str, actor: str, now: dt.datetime) -> None:

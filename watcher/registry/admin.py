@@ -194,12 +194,20 @@ def decide(settings: Settings, finding_id: int, accept: bool, actor: str, measur
         if not found:
             raise AdminError(f"no finding #{finding_id} (see `watcher findings list`)")
         stored = found[0]
-        if stored.status != "proposed":
+        if stored.status == "superseded":
+            raise AdminError(f"finding #{finding_id} is superseded by a later notice about the same milestone "
+                             f"({stored.decided_by}): accept that one, or `watcher findings reopen {finding_id}` first")  # fmt: skip
+        if stored.status not in ("proposed", "conflict"):
             raise AdminError(f"finding #{finding_id} is {stored.status} already")
         now = _now()
         if not accept:
             registry_db.set_finding_status(session, finding_id, "rejected", actor, now)
             return f"finding #{finding_id} rejected"
+        mine = registry_db.finding_time(session, finding_id)
+        newer = [i for i, _, when in registry_db.same_milestone(session, finding_id, ("accepted", "applied")) if when > mine]
+        if newer:
+            raise AdminError(f"finding #{finding_id} is older than #{newer[0]}, already applied to the same milestone: "
+                             "nothing to do (reject it, or edit the milestone with `watcher deadlines edit`)")  # fmt: skip
         f = stored.finding
         target = measure_id or f.measure_id
         if target is None:
@@ -211,4 +219,22 @@ def decide(settings: Settings, finding_id: int, accept: bool, actor: str, measur
         registry_db.save_measure(session, updated, actor=actor, action=f"finding:{f.kind}", now=now,
                                  evidence=f.event.evidence, link=f.link, finding_id=finding_id)  # fmt: skip
         registry_db.set_finding_status(session, finding_id, "accepted", actor, now)
+        for other, _, _ in registry_db.same_milestone(session, finding_id, ("proposed", "conflict")):
+            registry_db.set_finding_status(session, other, "superseded", f"finding:#{finding_id}", now)
         return f"finding #{finding_id} accepted: {m.id} {f.change_text()}"
+
+
+def reopen(settings: Settings, finding_id: int, actor: str) -> str:
+    """Put a rejected, superseded or conflicting finding back to proposed (history keeps who)."""
+    with session_for(settings) as session:
+        found = registry_db.list_findings(session, ids=[finding_id])
+        if not found:
+            raise AdminError(f"no finding #{finding_id} (see `watcher findings list`)")
+        status = found[0].status
+        if status in ("accepted", "applied"):
+            raise AdminError(f"finding #{finding_id} is {status}: its change is in the registry; undo it with "
+                             "`watcher deadlines edit`")  # fmt: skip
+        if status == "proposed":
+            raise AdminError(f"finding #{finding_id} is proposed already")
+        registry_db.set_finding_status(session, finding_id, "proposed", actor, _now())
+        return f"finding #{finding_id} reopened (was {status})"

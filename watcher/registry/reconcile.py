@@ -15,7 +15,7 @@ from dataclasses import replace
 from watcher.models import Event, Finding, Item, Measure, Milestone
 
 MIN_CONFIDENCE = 0.5
-_SUSPEND = re.compile(r"\b(suspend\w*|paus\w*|defer\w*|delay\w*|postpon\w*|hold\w*|truce)\b|暂停|暫停|推迟|推遲|暂缓|暫緩|停止实施|停止實施|中止", re.I)
+_SUSPEND = re.compile(r"\b(suspen[ds]\w*|paus\w*|defer\w*|delay\w*|postpon\w*|hold\w*|truce)\b|暂停|暫停|推迟|推遲|暂缓|暫緩|停止实施|停止實施|中止", re.I)
 _REVOKE = re.compile(r"\b(revok\w*|rescind\w*|repeal\w*|withdraw\w*|terminat\w*|lift\w*|abolish\w*)\b|废止|廢止|撤销|撤銷|取消|解除", re.I)
 _MOVE = re.compile(r"\b(postpon\w*|delay\w*|extend\w*|push\w* back|mov\w*|instead|now|amend\w*|chang\w*|revis\w*|brought forward)\b|推迟|推遲|延期|延长|延長|调整|調整|改为|改為|提前", re.I)
 # A notice's own commencement clause ("this notice is effective upon publication"): the start of
@@ -282,7 +282,11 @@ def apply(measure: Measure, f: Finding, finding_id: int) -> Measure:
                       if ms.state == "active" and ms.kind not in ("suspension", "suspension_end", "expiry")
                       and (ms.uid == f.milestone_uid or (start is not None and ms.date >= start)) else ms
                       for ms in milestones]  # fmt: skip
-        if not any(ms.kind == e.kind and ms.date == e.date for ms in milestones):
+        same = [ms for ms in milestones if ms.kind == e.kind and ms.state == "active"]
+        if same and not any(ms.date == e.date for ms in same):  # one suspension end: move it, never a second
+            milestones = [replace(ms, date=e.date, source=f.link or ms.source) if ms.uid == same[-1].uid else ms
+                          for ms in milestones]  # fmt: skip
+        elif not same:
             milestones.append(added)
         return replace(measure, status="suspended", milestones=tuple(milestones))
     elif f.kind == "revoked":
