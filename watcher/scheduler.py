@@ -146,7 +146,7 @@ class Service:
     async def remind(self) -> None:
         """Enqueue the milestone reminders that are due. Every replica may run it: the outbox's
         unique (dedup key, channel) keeps each reminder to one message."""
-        from watcher.registry.reminders import send_reminders
+        from watcher.registry.reminders import send_reminders, tell_passed
 
         ctx = self.ctx
         if ctx is None or self.stopping.is_set() or not ctx.settings.reminders.enabled:
@@ -154,6 +154,7 @@ class Service:
 
         try:
             enqueued = await ctx.db.write(send_reminders, ctx.settings, ctx.clock(), ctx.targets)
+            enqueued += len(await ctx.db.write(tell_passed, ctx.settings, ctx.clock(), ctx.targets))
         except Exception as exc:  # a database hiccup: the next tick tries again
             log.error("reminders.failed", error=str(exc), reason=exc.__class__.__name__)
             return

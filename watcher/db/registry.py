@@ -293,6 +293,21 @@ def settle_milestone(session: Session, finding_id: int, now: dt.datetime) -> lis
     return changed
 
 
+def milestones_known_since(session: Session) -> dict[str, dt.date]:
+    """Milestone uid → the day it entered the registry."""
+    return {uid: _aware(when).date() for uid, when in session.execute(select(MilestoneRow.uid, MilestoneRow.created_at))}
+
+
+def latest_findings_by_milestone(session: Session) -> dict[str, dt.date]:
+    """Milestone uid → the date of the latest finding about it (any status but rejected)."""
+    rows = session.execute(
+        select(FindingRow.milestone_uid, func.max(FindingRow.created_at))
+        .where(FindingRow.milestone_uid.is_not(None), FindingRow.status != "rejected")
+        .group_by(FindingRow.milestone_uid)
+    )  # fmt: skip
+    return {uid: _aware(when).date() for uid, when in rows if uid}
+
+
 def set_finding_status(session: Session, finding_id: int, status: str, actor: str, now: dt.datetime) -> None:
     row = session.get(FindingRow, finding_id)
     if row is None:

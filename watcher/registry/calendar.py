@@ -30,7 +30,7 @@ def event_uid(milestone: Milestone) -> str:
 
 def is_cancelled(measure: Measure, milestone: Milestone) -> bool:
     """Events calendars should drop: milestones no longer standing, or of a revoked measure."""
-    return milestone.state != "active" or measure.status == "revoked"
+    return milestone.state not in ("active", "unconfirmed") or measure.status == "revoked"
 
 
 def _start(ms: Milestone) -> dt.date | dt.datetime:
@@ -74,7 +74,8 @@ def milestone_event(measure: Measure, ms: Milestone, stamp: dt.datetime) -> ical
         event.add("url", link)
     if measure.tags:
         event.add("categories", list(measure.tags))
-    event.add("status", "CANCELLED" if is_cancelled(measure, ms) else "CONFIRMED")
+    # A date that passed with nothing heard stays in calendars, marked tentative.
+    event.add("status", "CANCELLED" if is_cancelled(measure, ms) else "TENTATIVE" if ms.state == "unconfirmed" else "CONFIRMED")
     event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
     if not is_cancelled(measure, ms):
         alarm = icalendar.Alarm()

@@ -202,7 +202,7 @@ def _named_in(
 
 
 def _compare(item: Item, e: Event, m: Measure) -> Finding | None:
-    live = [ms for ms in m.milestones if ms.state in ("active", "suspended")]
+    live = [ms for ms in m.milestones if ms.state in ("active", "suspended", "unconfirmed")]
     sentence = e.evidence
     if "own_commencement" in e.flags and any(ms.kind == "effective" for ms in live):
         if any(ms.kind == "effective" and ms.date == e.date for ms in live):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
@@ -168,6 +168,7 @@ def run_reminders(
                 registry_db.import_measures(session, settings.measures, f"file:{settings.registry}",
                                          dt.datetime.now(dt.UTC))  # fmt: skip
             new = enqueue_reminders(session, settings, now, targets or {})
+            new += tell_passed(session, settings, now, targets or {})
             if dry_run:
                 session.rollback()
             else:
@@ -175,3 +176,66 @@ def run_reminders(
             return new
     finally:
         engine.dispose()
+
+
+# --- milestones that passed with nothing heard ------------------------------------------------
+
+# A notice about a milestone from this long before its date on counts as hearing about it.
+HEARD_WINDOW = dt.timedelta(days=7)
+
+
+def passed_unconfirmed(
+    measures: Sequence[Measure], heard: dict[str, dt.date], known: dict[str, dt.date], now: dt.datetime,
+    reminders: settings_mod.Reminders,
+) -> list[tuple[Measure, Milestone]]:  # fmt: skip
+    """Pure: active milestones whose day is over (in their zone) with no finding about them
+    (`heard`: milestone uid → date of the latest finding about it) since shortly before it. Only
+    milestones watcher knew before their day (`known`: uid → date it entered the registry): a
+    registry imported today says nothing new about dates long past."""
+    out = []
+    for m in measures:
+        if m.status in ("revoked", "expired"):
+            continue
+        for ms in m.milestones:
+            if ms.state != "active" or not ms.uid:
+                continue
+            if now.astimezone(milestone_zone(ms, reminders)).date() <= ms.date or known.get(ms.uid, ms.date) >= ms.date:
+                continue
+            last = heard.get(ms.uid)
+            if last is None or last < ms.date - HEARD_WINDOW:
+                out.append((m, ms))
+    return out
+
+
+def tell_passed(
+    session: Session, settings: settings_mod.Settings, now: dt.datetime, targets: outbox.Targets | None = None
+) -> list[Alert]:
+    """Mark each milestone that passed unconfirmed (state `unconfirmed`, with history) and tell
+    the measure's channels once: a suspension's end passing silently is the case that matters
+    (did the measure resume, or was the suspension extended?). Returns the alerts that were new."""
+    measures = registry_db.get_measures(session)
+    heard = registry_db.latest_findings_by_milestone(session)
+    known = registry_db.milestones_known_since(session)
+    told: list[Alert] = []
+    for m, ms in passed_unconfirmed(measures, heard, known, now, settings.reminders):
+        updated = replace(m, milestones=tuple(replace(x, state="unconfirmed") if x.uid == ms.uid else x
+                                              for x in m.milestones))  # fmt: skip
+        registry_db.save_measure(session, updated, actor="watcher", action="passed_unconfirmed", now=now,
+                                 evidence=f"{describe_milestone(ms.kind, ms.date)} passed; no notice seen since")  # fmt: skip
+        alerts = [_passed_alert(m, ms, channel) for channel in (m.channels or settings.default_channels())]
+        told += [a for a in alerts if outbox.enqueue(session, [(a, None)], targets or {}, now)]
+        log.info("milestone.passed_unconfirmed", measure=m.id, milestone=ms.uid, date=ms.date.isoformat())
+    return told
+
+
+def _passed_alert(m: Measure, ms: Milestone, channel: str) -> Alert:
+    what = describe_milestone(ms.kind, ms.date)
+    if ms.kind == "suspension_end":
+        ask = "Did the measure resume, or was the suspension extended? No notice about it has been seen."
+    else:
+        ask = "Did it take place as planned, or was it moved? No notice about it has been seen."
+    return Alert(
+        dedup_key=f"passed|{ms.uid}|{ms.date.isoformat()}", channel=channel, kind="reminder", origin=RULE,
+        source=SOURCE, title=f"Passed, unconfirmed: {m.title} — {what}", link=ms.source or m.source, sentence=ask,
+        extra={"measure": f"{m.title} ({m.id})", "milestone": milestone_text(ms), "reference": m.reference},
+    )  # fmt: skip
