@@ -72,3 +72,15 @@ def test_the_suspending_notices_own_number_in_the_date_sentence_does_not_hide_th
               text="根据商务部公告2025年第70号，相关稀土出口管制措施暂停实施至2026年11月10日。")  # fmt: skip
     findings = reconcile(it, extract_deadlines(it.text, day), [RARE_EARTH], True)
     assert [(f.kind, f.measure_id, f.event.kind) for f in findings] == [("suspended", "cn-rare-earth", "suspension_end")]
+
+
+def test_a_rule_effective_on_display_keeps_its_date_with_the_dates_sentence_as_evidence():
+    from watcher.sources.federal_register import document_events
+
+    doc = {"document_number": "2025-19001", "effective_on": "2025-09-29",
+           "dates": "This interim final rule is effective September 29, 2025."}  # fmt: skip
+    [event] = document_events(doc, dt.date(2025, 9, 30))
+    assert (event.kind, event.date, event.flags) == ("effective", dt.date(2025, 9, 29), ("on_display",))
+    assert event.evidence == "This interim final rule is effective September 29, 2025." and event.confidence > 0.9
+    typo = document_events({"document_number": "2025-1", "effective_on": "2015-09-29"}, dt.date(2025, 9, 30))
+    assert typo[0].flags == ("before_publication",) and typo[0].confidence < 0.5  # years off: an agency typo

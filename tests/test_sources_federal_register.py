@@ -70,10 +70,17 @@ def test_comments_close_on_and_docket_comment_end_dates_are_comment_deadlines():
     ]
 
 
-def test_a_structured_date_before_publication_is_kept_flagged_and_never_a_confident_deadline():
+def test_a_rule_effective_on_display_the_day_before_publication_keeps_a_confident_date():
     [item] = items_of(document(publication_date="2025-09-30", effective_on="2025-09-29"))
     [event] = item.events
-    assert event.date == dt.date(2025, 9, 29) and "before_publication" in event.flags
+    assert event.date == dt.date(2025, 9, 29) and event.flags == ("on_display",) and event.confidence >= 0.95
+    assert "suspicious" not in item.extra
+
+
+def test_a_structured_date_years_before_publication_is_kept_flagged_and_never_a_confident_deadline():
+    [item] = items_of(document(publication_date="2025-09-30", effective_on="2015-09-29"))
+    [event] = item.events
+    assert event.date == dt.date(2015, 9, 29) and "before_publication" in event.flags
     assert event.confidence < 0.5
     assert "suspicious" in item.extra
 

@@ -157,10 +157,12 @@ class Change:
     old_date: dt.date | None = None
     evidence: str = ""
     applied: bool = False  # applied at once (trusted source), else proposed
+    note: str = ""  # e.g. "on display before publication on 2025-09-30"
 
     def text(self) -> str:
         """`effective 2025-12-01 → suspended until 2026-11-10`, `new: comments due 2025-12-01`."""
-        return change_text(self.kind, self.new_kind, self.new_date, self.old_kind, self.old_date)
+        told = change_text(self.kind, self.new_kind, self.new_date, self.old_kind, self.old_date)
+        return f"{told} ({self.note})" if self.note else told
 
     def headline(self) -> str:
         """The change first, for a subject: `Suspended until 2026-11-10`, `Moved to 2026-01-05`."""

@@ -100,7 +100,7 @@ def _message(
     unlinked: str,
 ) -> Outgoing:  # fmt: skip
     item = change.item
-    changes = tuple(_change(f, measures[f.measure_id or ""]) for f in findings)
+    changes = tuple(_change(f, measures[f.measure_id or ""], item) for f in findings)
     kind = AlertKind.finding if changes else AlertKind.new if change.kind == "new" else AlertKind.update
     quote = _quote(change, hits)
     sentence = changes[0].evidence if changes else quote
@@ -124,10 +124,13 @@ def _quote(change: Changed, hits: Sequence[RuleHit]) -> str:
     return next((h.sentence for h in hits if h.sentence), "")
 
 
-def _change(f: Finding, measure: Measure) -> Change:
+def _change(f: Finding, measure: Measure, item: Item) -> Change:
+    note = ""
+    if "on_display" in f.event.flags and item.published is not None:
+        note = f"on display before publication on {item.published.date().isoformat()}"
     return Change(
         finding_id=0, kind=f.kind, measure_id=measure.id, measure=measure.title, new_kind=f.event.kind,
-        new_date=f.event.date, old_kind=f.old_kind, old_date=f.old_date, evidence=f.event.evidence,
+        new_date=f.event.date, old_kind=f.old_kind, old_date=f.old_date, evidence=f.event.evidence, note=note,
     )  # fmt: skip
 
 

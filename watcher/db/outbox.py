@@ -131,7 +131,7 @@ def _change_json(c: Change) -> dict[str, object]:
     return {
         "finding_id": c.finding_id, "kind": c.kind, "measure_id": c.measure_id, "measure": c.measure,
         "new_kind": c.new_kind, "new_date": c.new_date.isoformat(), "old_kind": c.old_kind,
-        "old_date": c.old_date.isoformat() if c.old_date else None, "evidence": c.evidence, "applied": c.applied,
+        "old_date": c.old_date.isoformat() if c.old_date else None, "evidence": c.evidence, "applied": c.applied, "note": c.note,
     }  # fmt: skip
 
 
@@ -142,7 +142,7 @@ def _change(d: Mapping[str, object]) -> Change:
         measure=str(d.get("measure") or ""), new_kind=str(d["new_kind"]),
         new_date=dt.date.fromisoformat(str(d["new_date"])), old_kind=d.get("old_kind"),  # type: ignore[arg-type]
         old_date=dt.date.fromisoformat(str(old)) if old else None, evidence=str(d.get("evidence") or ""),
-        applied=bool(d.get("applied")),
+        applied=bool(d.get("applied")), note=str(d.get("note") or ""),
     )  # fmt: skip
 
 

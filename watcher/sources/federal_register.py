@@ -206,6 +206,10 @@ def _item(
     )  # fmt: skip
 
 
+# A rule may take effect on display at the Public Inspection desk, a few days before publication.
+ON_DISPLAY = dt.timedelta(days=14)
+
+
 def document_events(doc: dict[str, Any], published: dt.date | None) -> tuple[Event, ...]:
     """Structured dates first (high confidence), then docket comment end dates, then what the
     extractor finds in the free-text `dates`; one event per (date, kind)."""
@@ -241,11 +245,22 @@ def document_events(doc: dict[str, Any], published: dt.date | None) -> tuple[Eve
             best[key] = event
         else:  # keep the surer one, with the time of day the other may give ("11:59 p.m. ET")
             sure, other = (held, event) if held.confidence >= event.confidence else (event, held)
-            best[key] = replace(sure, time=sure.time or other.time, tz=sure.tz or other.tz)
+            # The DATES sentence is the evidence people read; the structured field confirms it.
+            evidence = other.evidence if _is_field(sure) and not _is_field(other) else sure.evidence
+            best[key] = replace(sure, evidence=evidence, time=sure.time or other.time, tz=sure.tz or other.tz)
     return tuple(best.values())
 
 
+def _is_field(event: Event) -> bool:
+    """A date from a structured field (`2025-19001 effective_on: 2025-09-29`), not a sentence."""
+    return bool(re.search(r"\b(effective_on|comments_close_on|comment_end_date): \d{4}-\d{2}-\d{2}$", event.evidence))
+
+
 def _checked(event: Event, published: dt.date | None) -> Event:
+    """A date before publication: a rule effective on display at the Public Inspection desk (days
+    before) is normal; one years off is an agency typo, kept but flagged with a low confidence."""
+    if published and event.date < published <= event.date + ON_DISPLAY:
+        return replace(event, flags=(*event.flags, "on_display"))
     if published and event.date < published:
         return replace(
             event,
