@@ -141,10 +141,15 @@ def memory(urls: list[str], cycles: int = 3, timeout: float = 180.0) -> dict:
     return {"sources": n, "cycles": cycles, **tree.figures(), "children": tree.processes - 1, "seconds": elapsed}
 
 
-def memory_poll(urls: list[str], timeout: float = 180.0) -> dict:
-    """Peak memory of one cold `watcher poll --once` over `urls` (a fresh database), workers included."""
+def memory_poll(urls: list[str], timeout: float = 180.0, parse_workers: int | None = None) -> dict:
+    """Peak memory of one cold `watcher poll --once` over `urls` (a fresh database), workers included
+    (`parse_workers`: as `fetch.parse_workers`; None: the default, a process per core)."""
     with tempfile.TemporaryDirectory() as tmp:
         config, log = _memory_config(tmp, urls), Path(tmp) / "poll.log"
+        if parse_workers is not None:
+            raw = yaml.safe_load(config.read_text())
+            raw["fetch"] = {"parse_workers": parse_workers}
+            config.write_text(yaml.safe_dump(raw))
         with log.open("w") as err:  # a file, not a pipe: its log must not fill a pipe and block it
             proc = subprocess.Popen(watcher_cmd("poll", "--once", "--config", str(config)), stdout=subprocess.DEVNULL,
                                     stderr=err)  # fmt: skip

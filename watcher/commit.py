@@ -99,21 +99,19 @@ def record_findings(session: Session, plan: PollPlan, ids: Mapping[str, int]) ->
     apply a trusted source's at once. Finding key → (id, new, applied)."""
     source = plan.source
     trusted = bool(getattr(source, "trusted", False))
+    entries = [(f, ids[key]) for key, findings in plan.proposed.items() if key in ids for f in findings]
+    recorded = registry_db.record_findings(session, entries, trusted=trusted, now=plan.now)
     out: dict[str, tuple[int, bool, bool]] = {}
-    for key, findings in plan.proposed.items():
-        if key not in ids:
-            continue
-        for f in findings:
-            fid, is_new = registry_db.record_finding(session, f, item_id=ids[key], trusted=trusted, now=plan.now)
-            if is_new and f.measure_id is not None and f.kind != "confirmed":
-                for other, status in registry_db.settle_milestone(session, fid, plan.now):
-                    log.info("finding.settled", finding=other, status=status, by=fid)
-                    is_new = is_new and not (other == fid and status == "superseded")  # outdated on arrival: not news
-            applied = trusted and f.measure_id is not None and f.kind != "confirmed" and _apply(session, f, fid, plan)
-            out[f.dedup_key] = (fid, is_new, applied)
-            if is_new and f.kind != "confirmed":
-                log.info("finding.new", finding=fid, kind=f.kind, measure=f.measure_id, source=source.name)  # type: ignore[attr-defined]
-                metrics.FINDINGS.labels(f.kind).inc()
+    for (f, _), (fid, is_new) in zip(entries, recorded, strict=True):
+        if is_new and f.measure_id is not None and f.kind != "confirmed":
+            for other, status in registry_db.settle_milestone(session, fid, plan.now):
+                log.info("finding.settled", finding=other, status=status, by=fid)
+                is_new = is_new and not (other == fid and status == "superseded")  # outdated on arrival: not news
+        applied = trusted and f.measure_id is not None and f.kind != "confirmed" and _apply(session, f, fid, plan)
+        out[f.dedup_key] = (fid, is_new, applied)
+        if is_new and f.kind != "confirmed":
+            log.info("finding.new", finding=fid, kind=f.kind, measure=f.measure_id, source=source.name)  # type: ignore[attr-defined]
+            metrics.FINDINGS.labels(f.kind).inc()
     return out
 
 

@@ -143,9 +143,8 @@ def _settle(done: asyncio.Future[str], state: str = "", error: Exception | None 
 
 
 async def _send(ctx: Context, claimed: outbox.Claimed) -> DeliveryError | None:
-    from watcher import (
-        channels,  # apprise: ~0.25 s to import, which a poll that sends nothing skips
-    )
+    # apprise: ~0.25 s to import, which a poll that sends nothing skips
+    from watcher import channels
 
     alert = claimed.alert
     try:

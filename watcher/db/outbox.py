@@ -13,8 +13,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -283,31 +284,50 @@ def record_deliveries(session: Session, records: Sequence[Record], owner: str) -
     ])  # fmt: skip
     states = []
     for r in records:
-        values: dict[str, object] = dict(attempts=_D.c.attempts + 1, claimed_by=None, claimed_until=None)
-        if r.error is None:
-            values.update(status=Status.sent, sent_at=r.now, last_error=None)
-        elif r.dead:
-            values.update(status=Status.dead, last_error=r.error)
-        else:
-            values.update(status=Status.pending, last_error=r.error, next_attempt_at=r.next_attempt_at or r.now)
-        conn.execute(update(_D).where(_D.c.id == r.claimed.delivery.id).values(**values))
+        outcome = Status.sent if r.error is None else Status.dead if r.dead else "retry"
+        conn.execute(_record_stmt(outcome), dict(b_id=r.claimed.delivery.id, b_now=r.now, b_error=r.error,
+                                                 b_next=r.next_attempt_at or r.now))  # fmt: skip
         states.append(_sum_up(conn, r.claimed.delivery.alert_id, r.now, r.error))
     return states
 
 
+# Statements of the record path, built once (building and caching-keying one per record cost
+# more than running it); `b_*` are their parameters.
+_STATEMENTS: dict[object, Any] = {}
+
+
+def _record_stmt(outcome: str) -> Any:
+    if outcome not in _STATEMENTS:
+        values: dict[str, object] = dict(attempts=_D.c.attempts + 1, claimed_by=None, claimed_until=None)
+        if outcome == Status.sent:
+            values.update(status=Status.sent, sent_at=bindparam("b_now"), last_error=None)
+        elif outcome == Status.dead:
+            values.update(status=Status.dead, last_error=bindparam("b_error"))
+        else:
+            values.update(status=Status.pending, last_error=bindparam("b_error"), next_attempt_at=bindparam("b_next"))
+        _STATEMENTS[outcome] = update(_D).where(_D.c.id == bindparam("b_id")).values(**values)
+    return _STATEMENTS[outcome]
+
+
 def _sum_up(conn: Connection, alert_id: int, now: dt.datetime, error: str | None) -> str:
-    rows = conn.execute(select(_D.c.status, _D.c.next_attempt_at).where(_D.c.alert_id == alert_id)).all()
+    if "states" not in _STATEMENTS:
+        _STATEMENTS["states"] = select(_D.c.status, _D.c.next_attempt_at).where(_D.c.alert_id == bindparam("b_alert"))
+    rows = conn.execute(_STATEMENTS["states"], {"b_alert": alert_id}).all()
     states = {s for s, _ in rows}
     status = Status.pending if Status.pending in states else Status.dead if Status.dead in states else Status.sent
     pending_next = [n for s, n in rows if s == Status.pending]
-    values: dict[str, object] = dict(status=status, attempts=_A.c.attempts + 1)
-    if pending_next:
-        values["next_attempt_at"] = min(pending_next)
-    if error is not None:
-        values["last_error"] = error
-    elif status == Status.sent:
-        values.update(sent_at=now, last_error=None)
-    conn.execute(update(_A).where(_A.c.id == alert_id).values(**values))
+    shape = (bool(pending_next), "error" if error is not None else Status.sent if status == Status.sent else "")
+    if shape not in _STATEMENTS:
+        values: dict[str, object] = dict(status=bindparam("b_status"), attempts=_A.c.attempts + 1)
+        if shape[0]:
+            values["next_attempt_at"] = bindparam("b_next")
+        if shape[1] == "error":
+            values["last_error"] = bindparam("b_error")
+        elif shape[1] == Status.sent:
+            values.update(sent_at=bindparam("b_now"), last_error=None)
+        _STATEMENTS[shape] = update(_A).where(_A.c.id == bindparam("b_alert")).values(**values)
+    conn.execute(_STATEMENTS[shape], dict(b_alert=alert_id, b_status=status, b_next=min(pending_next, default=now),
+                                          b_error=error, b_now=now))  # fmt: skip
     return status
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from watcher.db.tables import (
@@ -209,6 +209,54 @@ def record_finding(
         session.add(FindingEvidenceRow(finding_id=row.id, item_id=item_id, source=f.source, link=f.link[:1000],
                                        evidence=f.event.evidence, trusted=trusted, at=now))  # fmt: skip
     return row.id, new
+
+
+def record_findings(
+    session: Session, entries: Sequence[tuple[Finding, int | None]], *, trusted: bool, now: dt.datetime
+) -> list[tuple[int, bool]]:
+    """`record_finding` for each (finding, item id), in order, in four statements whatever their
+    number: the stored ids of their keys, one multi-row INSERT … RETURNING of the new ones, the
+    evidence links already stored, one INSERT of the new evidence. A key repeated among them is
+    new only the first time; a (finding, link) is evidence once."""
+    if not entries:
+        return []
+    conn = session.connection()
+    f_t, e_t = FindingRow.__table__, FindingEvidenceRow.__table__
+    keys = list(dict.fromkeys(f.dedup_key for f, _ in entries))
+    ids: dict[str, int] = {k: i for k, i in conn.execute(select(f_t.c.dedup_key, f_t.c.id).where(f_t.c.dedup_key.in_(keys)))}
+    stored = set(ids)
+    fresh: dict[str, dict[str, object]] = {}
+    for f, item_id in entries:
+        if f.dedup_key not in ids and f.dedup_key not in fresh:
+            fresh[f.dedup_key] = dict(
+                dedup_key=f.dedup_key, kind=f.kind, measure_id=f.measure_id, milestone_uid=f.milestone_uid,
+                event_kind=f.event.kind, event_date=f.event.date, event_time=f.event.time, event_tz=f.event.tz,
+                old_kind=f.old_kind, old_date=f.old_date, evidence=f.event.evidence, confidence=f.event.confidence,
+                link=f.link, source=f.source, item_id=item_id, item_title=f.item_title, status="proposed",
+                created_at=now,
+            )  # fmt: skip
+    if fresh:
+        returning = insert(f_t).returning(f_t.c.id, f_t.c.dedup_key)
+        ids.update({key: fid for fid, key in conn.execute(returning, list(fresh.values()))})
+    seen: set[tuple[int, str]] = set()
+    if stored:
+        links = list({f.link[:1000] for f, _ in entries if f.dedup_key in stored})
+        query = select(e_t.c.finding_id, e_t.c.link).where(
+            e_t.c.finding_id.in_([ids[k] for k in stored]), e_t.c.link.in_(links)
+        )
+        seen = {(fid, link) for fid, link in conn.execute(query)}
+    out, evidence, announced = [], [], set()
+    for f, item_id in entries:
+        fid, link = ids[f.dedup_key], f.link[:1000]
+        out.append((fid, f.dedup_key in fresh and f.dedup_key not in announced))
+        announced.add(f.dedup_key)
+        if (fid, link) not in seen:
+            seen.add((fid, link))
+            evidence.append(dict(finding_id=fid, item_id=item_id, source=f.source, link=link,
+                                 evidence=f.event.evidence, trusted=trusted, at=now))  # fmt: skip
+    if evidence:
+        conn.execute(insert(e_t), evidence)
+    return out
 
 
 def _finding(row: FindingRow, evidence: Sequence[FindingEvidenceRow]) -> StoredFinding:
