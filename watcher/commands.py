@@ -19,22 +19,18 @@ from watcher.pipeline import run_source
 from watcher.runtime import Context, build_context, close_context
 from watcher.settings import Settings
 
-SMALL_POLL = 8  # fewer sources than this are parsed in-process
 
 async def poll_once(
     settings: Settings, names: Sequence[str], progress: bool = False
 ) -> tuple[list[SourceOutcome], DeliveryReport]:
     """Poll the chosen (else every enabled) source now, then deliver what is due."""
     from watcher.db import repo
-    from watcher.workers import default_workers
 
     chosen = [s for s in settings.sources if (s.name in names if names else s.enabled)]
-    # A process per core parses: one cycle is over as soon as possible. Worker processes take
-    # ~0.3 s to start, so a poll of a few sources parses in a thread instead.
-    workers = settings.fetch.parse_workers
-    if workers is None:
-        workers = default_workers() if len(chosen) >= SMALL_POLL else 0
-    ctx = await build_context(settings, parse_workers=workers)
+    # Parsing runs in threads, as in the service: worker processes (`fetch.parse_workers: N`)
+    # make a cold poll of many sources faster on several cores, at ≈30-40 MB each, and a poll
+    # must stay within 150 MB over all its processes.
+    ctx = await build_context(settings, parse_workers=settings.fetch.parse_workers or 0)
     try:
         lease = max(settings.defaults.timeout, 30.0) * 2 + 60
 
