@@ -190,25 +190,7 @@ def record_finding(
 ) -> tuple[int, bool]:
     """Store a finding, or add this notice as corroborating evidence of the same claim.
     Returns (finding id, True when the claim is new)."""
-    row = session.scalar(select(FindingRow).where(FindingRow.dedup_key == f.dedup_key))
-    new = row is None
-    if row is None:
-        row = FindingRow(
-            dedup_key=f.dedup_key, kind=f.kind, measure_id=f.measure_id, milestone_uid=f.milestone_uid,
-            event_kind=f.event.kind, event_date=f.event.date, event_time=f.event.time, event_tz=f.event.tz,
-            old_kind=f.old_kind, old_date=f.old_date, evidence=f.event.evidence, confidence=f.event.confidence,
-            link=f.link, source=f.source, item_id=item_id, item_title=f.item_title, status="proposed",
-            created_at=now,
-        )  # fmt: skip
-        session.add(row)
-        session.flush()
-    seen = session.scalar(
-        select(FindingEvidenceRow.id).where(FindingEvidenceRow.finding_id == row.id, FindingEvidenceRow.link == f.link[:1000])
-    )
-    if seen is None:
-        session.add(FindingEvidenceRow(finding_id=row.id, item_id=item_id, source=f.source, link=f.link[:1000],
-                                       evidence=f.event.evidence, trusted=trusted, at=now))  # fmt: skip
-    return row.id, new
+    return record_findings(session, [(f, item_id)], trusted=trusted, now=now)[0]
 
 
 def record_findings(
