@@ -228,6 +228,7 @@ class SourceOutcome:
 
 
 MEASURE_STATUSES = ("announced", "in_force", "suspended", "revoked", "expired")
+MILESTONE_STATES = ("active", "suspended", "superseded", "cancelled")
 FINDING_KINDS = ("new_deadline", "date_changed", "suspended", "extended", "revoked", "confirmed")
 
 
