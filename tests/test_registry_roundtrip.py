@@ -126,6 +126,10 @@ def test_a_milestone_state_and_the_as_of_date_are_validated_with_their_key_path(
     path.write_text("as_of: last tuesday\nmeasures: []\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="as_of"):
         load_registry(path)
+    clash = {"measures": [{"id": "m", "title": "M", "milestones": [
+        {"kind": "effective", "date": "2025-01-01", "uid": "m/effective/2"}, {"kind": "effective", "date": "2025-02-01"}]}]}
+    with pytest.raises(ConfigError, match="share a uid"):  # the second one's made uid is m/effective/2 too
+        parse_registry(clash, "r.yaml")
     path.write_text("as_of: 2026-12-06\nmeasures: []\n", encoding="utf-8")
     assert load_registry(path).as_of == dt.date(2026, 12, 6)
     assert load_registry(Path(__file__).parent / "data" / "registry_2025-10-26.yaml").as_of == dt.date(2025, 10, 26)

@@ -64,3 +64,25 @@ def test_the_shipped_config_loads_with_the_registry_and_mofcom_sources_in_beijin
     assert all(set(m.channels or settings.default_channels()) <= channels for m in settings.measures)
     mofcom = [s for s in settings.sources if "mofcom" in s.name]
     assert mofcom and all(getattr(s, "tz", None) == "Asia/Shanghai" for s in mofcom)
+
+
+def test_an_installation_of_the_first_registry_upgrades_to_this_one_keeping_its_calendar_events(db_url):
+    from watcher.db import registry as registry_db
+    from watcher.db.engine import make_engine, sessions, upgrade
+    from watcher.registry_file import load_file
+
+    engine = make_engine(db_url)
+    upgrade(engine)
+    then, now = dt.datetime(2025, 10, 26, tzinfo=dt.UTC), dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
+    with sessions(engine)() as session, session.begin():
+        registry_db.import_measures(session, load_file(REPO / "tests" / "data" / "registry_2025-10-26.yaml"), "file:old", then)
+        counts = registry_db.import_measures(session, SHIPPED.measures, "file:new", now)
+        rare_earth = registry_db.get_measure(session, "cn-mofcom-2025-rare-earth")
+        truce = registry_db.get_measure(session, "us-cn-reciprocal-tariff-truce-2025")
+    engine.dispose()
+    assert counts["updated"] == 5 and counts["created"] == len(SHIPPED.measures) - 5
+    assert rare_earth is not None and truce is not None
+    first = next(ms for ms in rare_earth.milestones if ms.uid == "cn-mofcom-2025-rare-earth/effective/1")
+    assert (first.date, first.state, first.sequence) == (dt.date(2025, 12, 1), "suspended", 1)  # one event, updated
+    old_end = next(ms for ms in truce.milestones if ms.uid == "us-cn-reciprocal-tariff-truce-2025/expiry/1")
+    assert (old_end.kind, old_end.date, old_end.state) == ("suspension_end", dt.date(2025, 11, 10), "superseded")

@@ -96,10 +96,20 @@ class MeasureSpec(_Strict):
 
     @model_validator(mode="after")
     def _unique_uids(self) -> MeasureSpec:
-        uids = [m.uid for m in self.milestones if m.uid]
+        uids = milestone_uids(self)
         if len(uids) != len(set(uids)):
-            raise ValueError("two milestones share a uid")
+            raise ValueError("two milestones share a uid (one given, or one given and one made: `<measure>/<kind>/<n>`)")
         return self
+
+
+def milestone_uids(spec: MeasureSpec) -> list[str]:
+    """Each milestone's uid: the one given, else `<measure>/<kind>/<n>` (the n-th of its kind)."""
+    counts: dict[str, int] = {}
+    uids = []
+    for m in spec.milestones:
+        counts[m.kind] = counts.get(m.kind, 0) + 1
+        uids.append(m.uid or f"{spec.id}/{m.kind}/{counts[m.kind]}")
+    return uids
 
 
 class RegistryFile(_Strict):
@@ -118,11 +128,8 @@ class RegistryFile(_Strict):
 
 def to_measure(spec: MeasureSpec) -> Measure:
     """A file entry as a Measure; milestones without a uid get `<measure>/<kind>/<n>`."""
-    counts: dict[str, int] = {}
     milestones = []
-    for m in spec.milestones:
-        counts[m.kind] = counts.get(m.kind, 0) + 1
-        uid = m.uid or f"{spec.id}/{m.kind}/{counts[m.kind]}"
+    for m, uid in zip(spec.milestones, milestone_uids(spec), strict=True):
         milestones.append(Milestone(m.kind, m.date, m.time, m.tz, m.note, m.source, uid=uid, sequence=m.sequence,
                                     state=m.state))
     return Measure(
