@@ -186,6 +186,19 @@ def test_the_text_body_carries_every_field_with_the_date_in_utc_and_no_repeated_
     assert "China suspends rare earth export controls" not in new  # the subject says it
 
 
+def test_a_time_held_in_the_sources_zone_is_shown_in_it_and_stays_utc_in_json():
+    from zoneinfo import ZoneInfo
+
+    beijing = dataclasses.replace(FINDING, published=dt.datetime(2025, 11, 7, tzinfo=ZoneInfo("Asia/Shanghai")))
+    _, text = render(beijing, "text")
+    assert "Published: 2025-11-07 00:00 Asia/Shanghai" in text and "2025-11-06" not in text
+    for body in (slack_view(beijing)[1], render(beijing, "html")[1]):
+        assert "2025-11-07 00:00 Asia/Shanghai" in body
+    data = structured(beijing, "w-1")
+    assert (data["published"], data["published_tz"]) == ("2025-11-06T16:00:00Z", "Asia/Shanghai")
+    assert structured(FINDING, "w-1")["published_tz"] is None  # an offset alone names no zone
+
+
 def test_slack_gets_clean_text_no_backslash_no_repeated_title_and_clickable_links():
     hostile = dataclasses.replace(
         FINDING,

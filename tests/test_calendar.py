@@ -22,7 +22,9 @@ from watcher.registry_file import load_file
 from watcher.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "config" / "deadlines.yaml"
+# the registry as it stood on 26 October 2025 (a fixture: the shipped one is current)
+OCTOBER_2025 = REPO / "tests" / "data" / "registry_2025-10-26.yaml"
+SHIPPED = OCTOBER_2025  # imported as the shipped registry was
 NOW = dt.datetime(2025, 10, 26, 12, 0, tzinfo=dt.UTC)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+# the registry as it stood on 26 October 2025 (a fixture: the shipped one is current)
+OCTOBER_2025 = REPO / "tests" / "data" / "registry_2025-10-26.yaml"
 GALLIUM = """
 id: cn-gallium-germanium-2023
 title: China export controls on gallium and germanium
@@ -28,7 +30,7 @@ def watcher(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 
 def setup(tmp_path: Path, db_url: str) -> Path:
-    (tmp_path / "deadlines.yaml").write_text((REPO / "config" / "deadlines.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "deadlines.yaml").write_text((OCTOBER_2025).read_text(encoding="utf-8"))
     cfg = {"database": db_url, "registry": "deadlines.yaml",
            "channels": [{"name": "compliance", "url": ""}], "defaults": {"channels": ["compliance"]}}  # fmt: skip
     path = tmp_path / "watcher.yaml"

@@ -11,7 +11,9 @@ from watcher.registry.reconcile import apply, link_measures, reconcile
 from watcher.registry_file import load_file
 
 REPO = Path(__file__).resolve().parents[1]
-MEASURES = load_file(REPO / "config" / "deadlines.yaml")
+# the registry as it stood on 26 October 2025 (a fixture: the shipped one is current)
+OCTOBER_2025 = REPO / "tests" / "data" / "registry_2025-10-26.yaml"
+MEASURES = load_file(OCTOBER_2025)
 RARE_EARTH = next(m for m in MEASURES if m.id == "cn-mofcom-2025-rare-earth")
 TRUCE = next(m for m in MEASURES if m.id == "us-cn-reciprocal-tariff-truce-2025")
 

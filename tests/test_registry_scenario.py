@@ -21,6 +21,8 @@ from watcher.db.engine import make_engine, sessions
 from watcher.settings import load
 
 REPO = Path(__file__).resolve().parents[1]
+# the registry as it stood on 26 October 2025 (a fixture: the shipped one is current)
+OCTOBER_2025 = REPO / "tests" / "data" / "registry_2025-10-26.yaml"
 PUBLISHED = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
 SUSPENSION = {
     "guid": "urn:news:truce-1",
@@ -35,7 +37,7 @@ SUSPENSION = {
 
 
 def write_setup(tmp_path: Path, db_url: str, feed_url: str, mail: str, trusted: bool = False) -> Path:
-    registry = yaml.safe_load((REPO / "config" / "deadlines.yaml").read_text(encoding="utf-8"))
+    registry = yaml.safe_load((OCTOBER_2025).read_text(encoding="utf-8"))
     (tmp_path / "deadlines.yaml").write_text(yaml.safe_dump(registry, allow_unicode=True), encoding="utf-8")
     data: dict[str, Any] = {
         "database": db_url,

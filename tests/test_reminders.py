@@ -30,6 +30,8 @@ from watcher.registry_file import load_file
 from watcher.settings import Reminders, Settings, load
 
 REPO = Path(__file__).resolve().parents[1]
+# the registry as it stood on 26 October 2025 (a fixture: the shipped one is current)
+OCTOBER_2025 = REPO / "tests" / "data" / "registry_2025-10-26.yaml"
 UTC = dt.UTC
 RARE_EARTH = "cn-mofcom-2025-rare-earth"
 TRUCE = "us-cn-reciprocal-tariff-truce-2025"
@@ -41,7 +43,7 @@ def at(text: str) -> dt.datetime:
 
 def shipped() -> dict[str, Measure]:
     return {
-        m.id: m for m in load_file(REPO / "config" / "deadlines.yaml", {"compliance", "console"})
+        m.id: m for m in load_file(OCTOBER_2025, {"compliance", "console"})
     }
 
 
@@ -221,7 +223,7 @@ def test_a_suspended_measure_gets_no_reminder_for_held_milestones_but_does_for_i
 
 
 def write_setup(tmp_path: Path, db_url: str, hook: str) -> Path:
-    (tmp_path / "deadlines.yaml").write_text((REPO / "config" / "deadlines.yaml").read_text(encoding="utf-8"),
+    (tmp_path / "deadlines.yaml").write_text((OCTOBER_2025).read_text(encoding="utf-8"),
                                              encoding="utf-8")  # fmt: skip
     data = {
         "database": db_url,

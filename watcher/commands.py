@@ -293,9 +293,14 @@ async def test_source(settings: Settings, name: str) -> list[dict[str, Any]]:
 
 def _test_report(item: Any, events: list[Any], matches: list[Any], found: list[Any], messages: list[Any]) -> dict[str, Any]:
     from watcher.alerts import subject
+    from watcher.text import shown_time, utc_iso, zone_name
 
+    when = item.published
     return {
-        "key": item.key, "title": item.title, "link": item.link, "published": item.published,
+        "key": item.key, "title": item.title, "link": item.link,
+        # UTC in JSON, with the zone the source publishes in beside it; people read it in that zone
+        "published": utc_iso(when) if when else None, "published_tz": zone_name(when),
+        "published_shown": shown_time(when) if when else None,
         "events": [
             {"date": e.date.isoformat(), "kind": e.kind, "time": e.time, "tz": e.tz, "confidence": e.confidence,
              "flags": list(e.flags), "evidence": e.evidence}
@@ -325,7 +330,7 @@ def print_source_test(settings: Settings, name: str, as_json: bool) -> int:
     console = _console()
     for r in report:
         console.print(f"[bold]{escape(r['title'])}[/bold]", highlight=False)
-        console.print(f"  {r['link'] or r['key']}  published {r['published'] or 'unknown'}", highlight=False, markup=False)
+        console.print(f"  {r['link'] or r['key']}  published {r['published_shown'] or 'unknown'}", highlight=False, markup=False)
         for e in r["events"]:
             when = e["date"] + (f" {e['time']}" if e["time"] else "") + (f" {e['tz']}" if e["tz"] else "")
             flags = f" [{', '.join(e['flags'])}]" if e["flags"] else ""

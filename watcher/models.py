@@ -230,6 +230,7 @@ class SourceOutcome:
 
 
 MEASURE_STATUSES = ("announced", "in_force", "suspended", "revoked", "expired")
+MILESTONE_STATES = ("active", "suspended", "superseded", "cancelled", "unconfirmed")  # unconfirmed: passed, nothing heard
 FINDING_KINDS = ("new_deadline", "date_changed", "suspended", "extended", "revoked", "confirmed")
 
 

@@ -1,5 +1,6 @@
 """The registry file (`registry:` in the config, e.g. config/deadlines.yaml): a public contract.
 
+    as_of: 2026-12-06                   # optional: the date the file's facts were checked
     measures:
       - id: cn-mofcom-2025-rare-earth
         title: MOFCOM rare-earth export controls of 9 October 2025
@@ -11,7 +12,21 @@
         status: announced
         milestones:
           - {kind: effective, date: 2025-12-01, note: "…", source: "https://…"}
+          - kind: suspension_end        # a suspension is the period from `suspension` to `suspension_end`
+            date: 2026-11-10
+            time: "13:01"               # optional, with its zone
+            tz: Asia/Shanghai
+            state: active               # optional: active (default), suspended (held by a suspension),
+                                        # superseded (moved or replaced), cancelled (revoked) or
+                                        # unconfirmed (passed with no notice saying what happened)
+            uid: cn-mofcom-2025-rare-earth/suspension_end/1   # optional: the calendar's stable UID
+            sequence: 2                 # optional: the calendar's SEQUENCE (changes so far)
         channels: [compliance]          # optional; else defaults.channels
+
+`deadlines export` writes every field, including `state`, `uid`, `sequence` and cancelled milestones,
+so that `export` then `import` into an empty database gives the same registry. Milestones without a
+uid get `<measure>/<kind>/<n>`. An entry whose file form did not change since its last import is
+skipped, so findings accepted in the database are not undone.
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,13 +45,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from watcher.errors import ConfigError, format_validation_error
-from watcher.models import MEASURE_STATUSES, MILESTONE_KINDS, Measure, Milestone
+from watcher.models import MEASURE_STATUSES, MILESTONE_KINDS, MILESTONE_STATES, Measure, Milestone
 
 EventKind = Literal[
     "effective", "comment_deadline", "compliance", "suspension", "suspension_end", "expiry", "other_deadline"
 ]
 MeasureStatus = Literal["announced", "in_force", "suspended", "revoked", "expired"]
+MilestoneState = Literal["active", "suspended", "superseded", "cancelled", "unconfirmed"]
 assert set(EventKind.__args__) == set(MILESTONE_KINDS) and set(MeasureStatus.__args__) == set(MEASURE_STATUSES)  # type: ignore[attr-defined]
+assert set(MilestoneState.__args__) == set(MILESTONE_STATES)  # type: ignore[attr-defined]
 
 
 class _Strict(BaseModel):
@@ -49,7 +67,9 @@ class MilestoneSpec(_Strict):
     tz: str | None = None
     note: str = ""
     source: str = ""
+    state: MilestoneState = "active"
     uid: str | None = None  # written by `deadlines export`; keeps calendar events stable
+    sequence: int = Field(0, ge=0)  # written by `deadlines export`: the calendar's SEQUENCE
 
     @field_validator("tz")
     @classmethod
@@ -77,13 +97,24 @@ class MeasureSpec(_Strict):
 
     @model_validator(mode="after")
     def _unique_uids(self) -> MeasureSpec:
-        uids = [m.uid for m in self.milestones if m.uid]
+        uids = milestone_uids(self)
         if len(uids) != len(set(uids)):
-            raise ValueError("two milestones share a uid")
+            raise ValueError("two milestones share a uid (one given, or one given and one made: `<measure>/<kind>/<n>`)")
         return self
 
 
+def milestone_uids(spec: MeasureSpec) -> list[str]:
+    """Each milestone's uid: the one given, else `<measure>/<kind>/<n>` (the n-th of its kind)."""
+    counts: dict[str, int] = {}
+    uids = []
+    for m in spec.milestones:
+        counts[m.kind] = counts.get(m.kind, 0) + 1
+        uids.append(m.uid or f"{spec.id}/{m.kind}/{counts[m.kind]}")
+    return uids
+
+
 class RegistryFile(_Strict):
+    as_of: dt.date | None = None
     measures: list[MeasureSpec] = []
 
     @model_validator(mode="after")
@@ -98,12 +129,10 @@ class RegistryFile(_Strict):
 
 def to_measure(spec: MeasureSpec) -> Measure:
     """A file entry as a Measure; milestones without a uid get `<measure>/<kind>/<n>`."""
-    counts: dict[str, int] = {}
     milestones = []
-    for m in spec.milestones:
-        counts[m.kind] = counts.get(m.kind, 0) + 1
-        uid = m.uid or f"{spec.id}/{m.kind}/{counts[m.kind]}"
-        milestones.append(Milestone(m.kind, m.date, m.time, m.tz, m.note, m.source, uid=uid))
+    for m, uid in zip(spec.milestones, milestone_uids(spec), strict=True):
+        milestones.append(Milestone(m.kind, m.date, m.time, m.tz, m.note, m.source, uid=uid, sequence=m.sequence,
+                                    state=m.state))
     return Measure(
         id=spec.id, title=spec.title, jurisdiction=spec.jurisdiction, authority=spec.authority,
         reference=spec.reference, aliases=tuple(spec.aliases), tags=tuple(spec.tags), status=spec.status,
@@ -112,8 +141,21 @@ def to_measure(spec: MeasureSpec) -> Measure:
     )  # fmt: skip
 
 
+@dataclass(frozen=True, slots=True)
+class Registry:
+    """A registry file read and validated: the date its facts were checked (`as_of`) and its measures."""
+
+    measures: list[Measure]
+    as_of: dt.date | None = None
+
+
 def load_file(path: str | os.PathLike[str], channels: set[str] | None = None) -> list[Measure]:
     """Read and validate a registry file; errors name the file, the key path and the reason."""
+    return load_registry(path, channels).measures
+
+
+def load_registry(path: str | os.PathLike[str], channels: set[str] | None = None) -> Registry:
+    """`load_file`, with the file's `as_of` date."""
     shown = str(path)
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -123,10 +165,14 @@ def load_file(path: str | os.PathLike[str], channels: set[str] | None = None) ->
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", shown, where) from None
-    return parse_registry(raw, shown, channels)
+    return _parse(raw, shown, channels)
 
 
 def parse_registry(raw: Any, shown: str, channels: set[str] | None = None) -> list[Measure]:
+    return _parse(raw, shown, channels).measures
+
+
+def _parse(raw: Any, shown: str, channels: set[str] | None) -> Registry:
     try:
         parsed = RegistryFile.model_validate(raw)
     except ValidationError as exc:
@@ -136,7 +182,7 @@ def parse_registry(raw: Any, shown: str, channels: set[str] | None = None) -> li
             for j, ch in enumerate(spec.channels or []):
                 if ch not in channels:
                     raise ConfigError(f"unknown channel {ch!r}", shown, f"measures[{i}].channels[{j}]")
-    return [to_measure(spec) for spec in parsed.measures]
+    return Registry([to_measure(spec) for spec in parsed.measures], parsed.as_of)
 
 
 def measure_to_dict(m: Measure) -> dict[str, Any]:
@@ -162,7 +208,13 @@ def milestone_to_dict(ms: Milestone) -> dict[str, Any]:
         out["note"] = ms.note
     if ms.source:
         out["source"] = ms.source
+    # only when not the default: the file form (and so the digest) of an entry written before
+    # `state` and `sequence` existed stays the same, and its accepted findings stand
+    if ms.state != "active":
+        out["state"] = ms.state
     out["uid"] = ms.uid
+    if ms.sequence:
+        out["sequence"] = ms.sequence
     return out
 
 
@@ -172,18 +224,13 @@ def digest(m: Measure) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def dump_file(measures: list[Measure]) -> str:
-    """The registry as YAML, in the file format, for `deadlines export` (and git)."""
-    active = [
-        Measure(**{**_fields(m), "milestones": tuple(ms for ms in m.milestones if ms.state != "cancelled")})
-        for m in measures
-    ]
-    body = yaml.safe_dump({"measures": [measure_to_dict(m) for m in active]}, allow_unicode=True, sort_keys=False, width=100)
+def dump_file(measures: list[Measure], as_of: dt.date | None = None) -> str:
+    """The registry as YAML, in the file format, for `deadlines export` (and git): every milestone,
+    cancelled ones too, with its state, uid and sequence, so that importing it loses nothing."""
+    as_of = as_of or dt.date.today()
+    data = {"as_of": as_of, "measures": [measure_to_dict(m) for m in measures]}
+    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
     return "# watcher deadline registry (exported " + dt.date.today().isoformat() + ")\n" + _dates_unquoted(body)
-
-
-def _fields(m: Measure) -> dict[str, Any]:
-    return {f: getattr(m, f) for f in m.__slots__}  # type: ignore[attr-defined]
 
 
 def _dates_unquoted(text: str) -> str:

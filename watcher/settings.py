@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -258,6 +259,7 @@ class Settings(Strict):
     reminders: Reminders = Reminders()
     _path: Path | None = PrivateAttr(None)
     _measures: list[Any] = PrivateAttr(default_factory=list)
+    _registry_as_of: dt.date | None = PrivateAttr(None)
 
     @property
     def path(self) -> Path | None:
@@ -267,6 +269,11 @@ class Settings(Strict):
     def measures(self) -> list[Any]:
         """The measures of the registry file (`registry:`), as loaded and validated with the config."""
         return list(self._measures)
+
+    @property
+    def registry_as_of(self) -> dt.date | None:
+        """The registry file's `as_of` date: when its facts were last checked."""
+        return self._registry_as_of
 
     def registry_path(self) -> Path | None:
         if not self.registry:
@@ -335,10 +342,11 @@ def load(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None 
     settings._path = file.resolve()
     registry = settings.registry_path()
     if registry is not None:  # validated with the config, so check-config and run catch its errors
-        from watcher.registry_file import load_file
+        from watcher.registry_file import load_registry
 
         shown_registry = Path(os.path.relpath(registry)) if not Path(shown).is_absolute() else registry
-        settings._measures = load_file(shown_registry, {c.name for c in settings.channels} | {CONSOLE})
+        loaded = load_registry(shown_registry, {c.name for c in settings.channels} | {CONSOLE})
+        settings._measures, settings._registry_as_of = loaded.measures, loaded.as_of
     return settings
 
 

@@ -4,11 +4,12 @@ The form rules and registry aliases compare text in (`normalise_text`: casefolde
 compatibility-decomposed, runs of spaces, hyphens and dashes made one space), CJK ranges, what a
 word character is, RE2 compilation of user-written regular expressions (linear time), and the one
 sentence splitter (`split`, used by the extractor; `quote_sentence`, used to quote a rule's hit),
-with offsets into the original text so that evidence is quoted verbatim.
+with offsets into the original text so that evidence is quoted verbatim; and times shown with their zone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from typing import TypeAlias
@@ -202,3 +203,25 @@ def _snap(text: str, cut: int, hit: int, forward: bool) -> int:
         return space + 1 if space >= 0 else cut
     space = text.rfind(" ", max(hit, cut - 20), cut)
     return space if space >= 0 else cut
+
+
+# ---------------------------------------------------------------- times with their zone
+
+
+def zone_name(when: dt.datetime | None) -> str | None:
+    """The IANA zone a time is held in (`Asia/Shanghai`), None for UTC, offsets and naive times."""
+    key = getattr(when.tzinfo, "key", None) if when is not None else None
+    return key if key and key not in ("UTC", "Etc/UTC") else None
+
+
+def utc_iso(when: dt.datetime) -> str:
+    """`2025-11-06T16:00:00Z`; a naive time is taken as UTC."""
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shown_time(when: dt.datetime) -> str:
+    """A time as people read it, with its zone: `2025-11-07 00:00 Asia/Shanghai` for a time held in
+    a named zone (a MOFCOM notice's), else UTC ISO 8601 (`2025-11-10T14:30:00Z`)."""
+    zone = zone_name(when)
+    return f"{when:%Y-%m-%d %H:%M} {zone}" if zone else utc_iso(when)

@@ -7,6 +7,7 @@ from typing import Any
 
 from watcher.alerts.view import published_utc, safe_link, subject
 from watcher.models import Alert, Change
+from watcher.text import zone_name
 
 
 def structured(alert: Alert, delivery_id: str) -> dict[str, Any]:
@@ -22,6 +23,7 @@ def structured(alert: Alert, delivery_id: str) -> dict[str, Any]:
         "link": safe_link(alert.link),
         "source": alert.source,
         "published": published_utc(alert),
+        "published_tz": zone_name(alert.published),  # the zone the source publishes in, if known
         "sentence": alert.sentence,
         "rules": [
             {"rule": r.rule, "matched": list(r.matched), "sentence": r.sentence}

@@ -6,13 +6,12 @@ which rules matched, what they matched or what changed.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from watcher.models import Alert, AlertKind, Change
-from watcher.text import one_line
+from watcher.text import one_line, shown_time, utc_iso
 
 # Slack's header block takes at most 150 characters; the subject stays under it, whole.
 SUBJECT_MAX = 149
@@ -68,7 +67,7 @@ class View:
     rules: tuple[RuleLine, ...]
     extras: tuple[tuple[str, str], ...]  # (label, value) of `extra`, prominent keys first
     source: str
-    published: str | None  # UTC, ISO 8601
+    published: str | None  # with its zone (`2025-11-07 00:00 Asia/Shanghai`), else UTC ISO 8601
 
     def facts(self, link: bool = True) -> list[tuple[str, str]]:
         """The small print, in reading order: extras, link, source, published."""
@@ -150,12 +149,13 @@ def safe_link(link: str | None) -> str | None:
 
 def published_utc(alert: Alert) -> str | None:
     """The published time in UTC, ISO 8601 (`2025-11-10T14:30:00Z`); naive times are taken as UTC."""
-    if alert.published is None:
-        return None
-    when = alert.published
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(alert.published) if alert.published is not None else None
+
+
+def published_shown(alert: Alert) -> str | None:
+    """The published time for people, in the zone the source publishes in when it is known
+    (`2025-11-07 00:00 Asia/Shanghai`: a MOFCOM notice's day, not the UTC day before), else UTC."""
+    return shown_time(alert.published) if alert.published is not None else None
 
 
 def view(alert: Alert) -> View:
@@ -185,7 +185,7 @@ def view(alert: Alert) -> View:
         rules=rules,
         extras=_extras(alert),
         source=one_line(alert.source),
-        published=published_utc(alert),
+        published=published_shown(alert),
     )
 
 

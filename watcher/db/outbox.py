@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from watcher.db.tables import AlertRow, DeliveryAttempt, DeliveryRow
 from watcher.models import Alert, Change, RuleHit, Status
+from watcher.text import zone_name
 
 # A channel's targets as the outbox needs them: (stable key, redacted label) per URL.
 Targets = Mapping[str, Sequence[tuple[str, str]]]
@@ -123,6 +125,7 @@ def payload(a: Alert) -> dict[str, object]:
         "changes": [_change_json(c) for c in a.changes],
         "sentence": a.sentence,
         "published": a.published.isoformat() if a.published else None,
+        "published_tz": zone_name(a.published),  # the offset alone would lose the zone's name
         "extra": dict(a.extra),
         "origin": a.origin,
     }
@@ -150,6 +153,11 @@ def _change(d: Mapping[str, object]) -> Change:
 def _alert(row: AlertRow) -> Alert:
     p = row.payload or {}
     published = dt.datetime.fromisoformat(p["published"]) if p.get("published") else None
+    if published is not None and p.get("published_tz"):
+        try:
+            published = published.astimezone(ZoneInfo(p["published_tz"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a zone this machine does not know: the stored offset stands
     rules = tuple(RuleHit(r["rule"], tuple(r.get("matched") or ()), r.get("sentence", "")) for r in p.get("rules", ()))
     if not rules and p.get("phrases") and row.rule:  # an alert of before revision 0004: one rule
         rules = (RuleHit(row.rule, tuple(p["phrases"]), p.get("sentence", "")),)

@@ -113,14 +113,16 @@ def _save_milestones(session: Session, measure: Measure, now: dt.datetime) -> No
         row = existing.get(uid)
         if row is None:
             session.add(MilestoneRow(measure_id=measure.id, uid=uid, kind=m.kind, date=m.date, time=m.time, tz=m.tz,
-                                     note=m.note, source=m.source, state=m.state, sequence=0, created_at=now,
-                                     updated_at=now))  # fmt: skip
+                                     note=m.note, source=m.source, state=m.state, sequence=m.sequence,
+                                     created_at=now, updated_at=now))  # fmt: skip
             continue
         moved = (row.kind, row.date, row.time, row.tz, row.state) != (m.kind, m.date, m.time, m.tz, m.state)
         if moved or (row.note, row.source) != (m.note, m.source):
             row.kind, row.date, row.time, row.tz, row.state = m.kind, m.date, m.time, m.tz, m.state
             row.note, row.source, row.updated_at = m.note, m.source, now
             row.sequence += 1
+        # an imported file's sequence (an export's) never lowers the calendar's: subscribers would ignore it
+        row.sequence = max(row.sequence, m.sequence)
     for uid, row in existing.items():
         if uid not in wanted and row.state != "cancelled":
             row.state, row.sequence, row.updated_at = "cancelled", row.sequence + 1, now  # kept for the calendar

@@ -38,6 +38,12 @@ _ZH_PUBLISHED = re.compile(
     r"\)?\s*日[,，]?(?:[^,，。;；、\d]{0,10}?)(?:发布|發布|發佈|公布|公佈|印发|印發|颁布|頒布|[连連][发發]|公告)"
 )
 
+# A page's own date stamp, printed beside its label: "发布时间：2018-09-18 10:13", "【发文日期】2018年9月18日"
+_ZH_STAMP = re.compile(
+    r"(?:发布|發佈|發布|发文|發文|成文)(?:时间|時間|日期)\s*[:：】\]]?\s*"
+    r"(?P<y>(?:19|20)\d\d)\s*[-/.年]\s*(?P<m>1[0-2]|0?[1-9])\s*[-/.月]\s*(?P<d>3[01]|[12]\d|0?[1-9])(?!\d)"
+)
+
 # "财政部预计于10月中旬正式公告", "is expected to be published before year-end": the publication
 # has not happened, so "自公告日起" / "upon publication" name no day yet.
 _PENDING = re.compile(
@@ -75,6 +81,10 @@ def signature_date(norm: str, mentions: Finder) -> dt.date | None:
 def stated_publication(norm: str, published: dt.date | None, mentions: Finder):
     """The first publication date the passage states, if it lies just before `published`."""
     for date in _stated_en(norm, published, mentions):
+        if _plausible(date, published):
+            return date
+    for m in _ZH_STAMP.finditer(norm):
+        date = _full(int(m.group("y")), int(m.group("m")), int(m.group("d")), published)
         if _plausible(date, published):
             return date
     for m in _ZH_PUBLISHED.finditer(norm) if "日" in norm else ():

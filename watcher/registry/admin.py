@@ -35,14 +35,26 @@ def default_actor() -> str:
 
 
 @contextmanager
-def session_for(settings: Settings) -> Iterator[Session]:
+def session_for(settings: Settings, sync: bool = False) -> Iterator[Session]:
+    """A session in a transaction on the migrated database. `sync`: apply the registry file first
+    (as `watcher run` does at start; idempotent), so a command that reads the registry shows it
+    on a fresh database too."""
     engine = make_engine(settings.database)
     upgrade(engine)
     try:
         with sessions(engine)() as session, session.begin():
+            if sync:
+                sync_registry(session, settings)
             yield session
     finally:
         engine.dispose()
+
+
+def sync_registry(session: Session, settings: Settings) -> dict[str, int]:
+    """Import the config's registry file: entries unchanged since their last import are skipped."""
+    if not settings.registry:
+        return {}
+    return registry_db.import_measures(session, settings.measures, f"file:{settings.registry}", _now())
 
 
 def _now() -> dt.datetime:
@@ -61,24 +73,38 @@ def _dump(data: Any) -> None:
 
 
 def list_measures(settings: Settings, as_json: bool) -> None:
-    with session_for(settings) as session:
+    with session_for(settings, sync=True) as session:
         measures = registry_db.get_measures(session)
     if as_json:
         _dump([measure_to_dict(m) for m in measures])
         return
-    table = Table(title="Deadline registry", title_justify="left")
+    table = Table(title=registry_title(settings), title_justify="left")
     for col in ("id", "status", "jurisdiction", "reference", "next milestone"):
         table.add_column(col, overflow="fold")
     today = dt.date.today()
     for m in measures:
-        upcoming = [ms for ms in m.milestones if ms.state == "active" and ms.date >= today]
+        active = sorted((ms for ms in m.milestones if ms.state in ("active", "unconfirmed")), key=lambda ms: ms.date)
+        upcoming = [ms for ms in active if ms.date >= today]
         nxt = describe_milestone(upcoming[0].kind, upcoming[0].date) if upcoming else "—"
+        if not upcoming and active:  # say what was last due rather than nothing
+            last = active[-1]
+            told = "passed, unconfirmed: nothing heard since" if last.state == "unconfirmed" else "passed"
+            nxt = f"{describe_milestone(last.kind, last.date)} ({told})"
         table.add_row(m.id, m.status, m.jurisdiction, m.reference, nxt)
     _console().print(table)
 
 
+def registry_title(settings: Settings) -> str:
+    """`Deadline registry (config/deadlines.yaml, as of 2026-12-06)`: how current the file says it is."""
+    if not settings.registry:
+        return "Deadline registry"
+    as_of = settings.registry_as_of
+    shown = os.path.relpath(settings.registry_path() or settings.registry)
+    return f"Deadline registry ({shown}, {'as of ' + as_of.isoformat() if as_of else 'no as_of date'})"
+
+
 def show_measure(settings: Settings, measure_id: str, as_json: bool) -> None:
-    with session_for(settings) as session:
+    with session_for(settings, sync=True) as session:
         m = registry_db.get_measure(session, measure_id)
         if m is None:
             raise AdminError(f"no measure {measure_id!r} (see `watcher deadlines list`)")
@@ -158,7 +184,7 @@ def edit_measure(
 
 
 def export_file(settings: Settings) -> str:
-    with session_for(settings) as session:
+    with session_for(settings, sync=True) as session:
         return dump_file(registry_db.get_measures(session))
 
 
@@ -166,7 +192,7 @@ def export_file(settings: Settings) -> str:
 
 
 def list_findings(settings: Settings, status: str | None, as_json: bool) -> None:
-    with session_for(settings) as session:
+    with session_for(settings, sync=True) as session:
         found = registry_db.list_findings(session, status)
     rows = [
         {"id": s.id, "kind": s.finding.kind, "status": s.status, "measure": s.finding.measure_id,

@@ -107,7 +107,7 @@ def export_ics(settings: Settings, path: str | os.PathLike[str]) -> int:
     from watcher.db import registry as registry_db
     from watcher.registry.admin import session_for
 
-    with session_for(settings) as session:
+    with session_for(settings, sync=True) as session:
         measures = registry_db.get_measures(session)
     data = build_ics(measures)
     target = Path(path)

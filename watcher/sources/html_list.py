@@ -50,6 +50,13 @@ _TIMESTAMP = re.compile(
     r"(?P<y>(?:19|20)\d\d)[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
     r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?"
 )
+# the date a page prints beside a label (older MOFCOM pages: "发布时间：2018-09-18 10:13", "【发文日期】2018年9月18日")
+_VISIBLE_DATE = re.compile(
+    r"(?:发布时间|發佈時間|發布時間|发布日期|發佈日期|發布日期|发文日期|發文日期|成文日期|Published|Release Date)\s*[:：】\]]?\s*"
+    r"(?P<y>(?:19|20)\d\d)[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})日?"
+    r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?",
+    re.I,
+)
 _SCRIPT_DATE = re.compile(r"""(?i)(?:pub|publish|release)\w*\s*[=:]\s*["']([^"']{8,30})["']""")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z]{2,}")
@@ -84,7 +91,9 @@ def parse(result: FetchResult, source: Any) -> list[Item]:
 
 
 def _item(source: str, tags: tuple[str, ...], title: str, link: str, day: dt.date | None, zone: ZoneInfo) -> Item:
-    published = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC) if day else None
+    # held in the source's zone: the notice's own day resolves its dates (a MOFCOM notice of
+    # 2025-11-07 is not one of 2025-11-06, the UTC day), and it is shown with its zone
+    published = dt.datetime.combine(day, dt.time(), zone) if day else None
     digest = hashlib.sha256("\x1f".join((title, link, day.isoformat() if day else "")).encode()).hexdigest()
     return Item(source=source, key=link, title=title, link=link, published=published, summary="", text=title,
                 content_hash=digest, tags=tags)  # fmt: skip
@@ -236,9 +245,12 @@ def article(markup: str, zone: ZoneInfo | None = None) -> Article:
     MOFCOM writes it (the visible date is drawn by JavaScript)."""
     tree = LexborHTMLParser(markup)
     title = _meta(tree, "ArticleTitle") or _text(tree.css_first("h1")) or _text(tree.css_first("title"))
-    published = _published(tree, zone or ZoneInfo("UTC"))
+    zone = zone or ZoneInfo("UTC")
+    published = _published(tree, zone)
     for node in tree.css("script, style, noscript, nav, header, footer, aside, form"):
         node.decompose()
+    if published is None and tree.body is not None:  # only shown on the page: "发布时间：2018-09-18"
+        published = _stamp(_VISIBLE_DATE.search(tree.body.text(separator="\n")), zone)
     body = next((n for sel in _BODY if (n := tree.css_first(sel)) is not None and _text(n)), None)
     body = body or tree.body
     return Article(title=title, text=html_to_text(body.html or "") if body else "", published=published)
@@ -259,19 +271,25 @@ def _published(tree: LexborHTMLParser, zone: ZoneInfo) -> dt.datetime | None:
     candidates = [_meta(tree, name) for name in _PUBLISHED_META]
     candidates += [m.group(1) for s in tree.css("script") for m in _SCRIPT_DATE.finditer(s.text() or "")]
     for value in candidates:
-        m = _TIMESTAMP.search(value) if value else None
-        if m is None:
-            continue
-        try:
-            naive = dt.datetime(int(m["y"]), int(m["m"]), int(m["d"]), int(m["H"] or 0), int(m["M"] or 0),
-                                int(m["S"] or 0))  # fmt: skip
-        except ValueError:
-            continue
-        if m["tz"]:
-            offset = dt.datetime.strptime(m["tz"].replace(":", "").replace("Z", "+0000"), "%z").tzinfo
-            return naive.replace(tzinfo=offset).astimezone(dt.UTC)
-        return naive.replace(tzinfo=zone).astimezone(dt.UTC)
+        found = _stamp(_TIMESTAMP.search(value) if value else None, zone)
+        if found is not None:
+            return found
     return None
+
+
+def _stamp(m: re.Match[str] | None, zone: ZoneInfo) -> dt.datetime | None:
+    """A matched timestamp as a time in the source's zone (an explicit offset is converted to it)."""
+    if m is None:
+        return None
+    try:
+        naive = dt.datetime(int(m["y"]), int(m["m"]), int(m["d"]), int(m["H"] or 0), int(m["M"] or 0),
+                            int(m["S"] or 0))  # fmt: skip
+    except ValueError:
+        return None
+    if m["tz"]:
+        offset = dt.datetime.strptime(m["tz"].replace(":", "").replace("Z", "+0000"), "%z").tzinfo
+        return naive.replace(tzinfo=offset).astimezone(zone)
+    return naive.replace(tzinfo=zone)
 
 
 async def collect(poll: Poll, source: Any) -> Collected:
