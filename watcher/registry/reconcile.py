@@ -105,11 +105,22 @@ def reconcile(
     return _dedup(findings)
 
 
+# "The suspension of the fees is effective November 10, 2025": the start of a suspension, told as
+# the date the suspension takes effect.
+_SUSPENSION_TAKES_EFFECT = re.compile(
+    r"\b(?:suspension|pause|deferral)\b[^.;]{0,80}?\b(?:is|are|shall be|will be|becomes?|takes?)\s+effect"
+    r"|(?:暂停|暫停)[^。；;]{0,40}?(?:自|于|於)[^。；;]{0,30}?(?:起|生效)",
+    re.I,
+)
+
+
 def _own_commencement(events: list[Event]) -> list[Event]:
     """A notice that suspends a measure and is effective upon publication suspends it from that
     day: its commencement is the suspension's start (unless it states one). In other notices
     the commencement is the notice's own (an amendment's), flagged so that it never replaces or
     adds to the effective date of a measure that has one."""
+    events = [replace(e, kind="suspension") if e.kind == "effective" and _SUSPENSION_TAKES_EFFECT.search(e.evidence)
+              else e for e in events]  # fmt: skip
     own = [e for e in events if e.kind == "effective" and _COMMENCE.search(e.evidence)]
     if not own:
         return events
