@@ -21,6 +21,15 @@ from watcher.settings import Settings
 
 SMALL_POLL = 8  # fewer sources than this are parsed in-process
 
+
+class UsageError(Exception):
+    """A command asked for something that is not there (`alerts retry 999`): exit status 2."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
 async def poll_once(
     settings: Settings, names: Sequence[str], progress: bool = False
 ) -> tuple[list[SourceOutcome], DeliveryReport]:
@@ -100,8 +109,8 @@ def print_poll_summary(outcomes: list[SourceOutcome], report: DeliveryReport, as
     console.print(table)
     failed = sum(1 for o in outcomes if not o.ok)
     console.print(
-        f"{len(outcomes)} sources, {failed} failed; {sum(o.new for o in outcomes)} new items, "
-        f"{sum(o.alerts for o in outcomes)} alerts queued; delivered {report.sent}, "
+        f"{_count(len(outcomes), 'source')}, {failed} failed; {_count(sum(o.new for o in outcomes), 'new item')}, "
+        f"{_count(sum(o.alerts for o in outcomes), 'alert')} queued; delivered {report.sent}, "
         f"retrying {report.retrying}, dead {report.dead}",
         highlight=False,
     )
@@ -237,7 +246,9 @@ async def retry_alerts(settings: Settings, alert_id: int | None, all_: bool) -> 
     try:
         ids = None if all_ else [alert_id] if alert_id is not None else []
 
-        await ctx.db.write(outbox.requeue_alerts, ids, ctx.clock())
+        requeued = await ctx.db.write(outbox.requeue_alerts, ids, ctx.clock())
+        if alert_id is not None and not requeued:
+            raise UsageError(f"no pending or dead alert #{alert_id} (see `watcher alerts`)")
         return await deliver_due(ctx, ids=ids, ignore_backoff=True, limit=10_000)
     finally:
         await close_context(ctx)
