@@ -80,3 +80,67 @@ def test_db_upgrade_reports_the_revision(write_config, tmp_path):
     from watcher.db.engine import head_revision
 
     assert proc.returncode == 0 and f"database at revision {head_revision()} (was empty)" in proc.stdout
+
+
+# -- papercuts a newcomer meets ---------------------------------------------------------------
+
+
+def watcher_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`watcher ARGS` run in `cwd`, with no WATCHER_CONFIG: a config not passed on is not found."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "WATCHER_CONFIG"}
+    return subprocess.run([sys.executable, "-m", "watcher", *args], capture_output=True, text=True, timeout=120,
+                          cwd=cwd, env={**env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})  # fmt: skip
+
+
+def test_config_given_before_the_subcommand_is_the_one_used(write_config, tmp_path, feed_server):
+    # `watcher alerts -c FILE retry --all` used to act on the default config's database.
+    feed_server.set("/feed", feed_xml([entry(1)]))
+    sources = [{"name": "mofcom", "kind": "feed", "url": feed_server.url("/feed")}]
+    path = write_config(config(f"sqlite:///{tmp_path / 'w.db'}", sources, "json://127.0.0.1:9/hook"))  # nobody listens
+    assert watcher("poll", "--once", "--config", str(path)).returncode == 0  # the alert waits, pending
+
+    retried = watcher_in(tmp_path, "alerts", "-c", str(path), "retry", "--all")
+    assert retried.stdout.strip() == "sent 0, still failing 1, dead 0", retried.stderr
+    tested = watcher_in(tmp_path, "sources", "-c", str(path), "--json", "test", "mofcom")
+    assert tested.returncode == 0 and json.loads(tested.stdout)[0]["key"] == "urn:notice:1"
+
+    twice = watcher_in(tmp_path, "alerts", "-c", str(path), "retry", "--all", "-c", str(tmp_path / "other.yaml"))
+    assert twice.returncode == 2 and twice.stderr.strip().endswith("give it once")
+    listing = watcher_in(tmp_path, "alerts", "--status", "dead", "-c", str(path), "retry", "--all")
+    assert listing.returncode == 2
+    assert listing.stderr.strip() == "watcher: --status and --json list alerts: they do not apply to `alerts retry`"
+
+
+def test_an_unknown_alert_to_retry_or_finding_status_is_one_line_and_exit_2(write_config, tmp_path):
+    path = write_config(config(f"sqlite:///{tmp_path / 'w.db'}", [], "json://127.0.0.1:9/hook"))
+    retried = watcher("alerts", "retry", "999", "--config", str(path))
+    assert (retried.returncode, retried.stdout) == (2, "")
+    assert retried.stderr.strip() == "watcher: no pending or dead alert #999 (see `watcher alerts`)"
+    listed = watcher("findings", "list", "--status", "bogus", "--config", str(path))
+    assert (listed.returncode, listed.stdout) == (2, "")
+    assert listed.stderr.strip() == "watcher: --status must be one of proposed, accepted, rejected, applied, not 'bogus'"
+
+
+def test_usage_errors_exit_2():
+    for args in (("nosuch",), ("alerts", "--bogus"), ("alerts", "--limit", "x"), ("sources", "test"),
+                 ("poll",), ("alerts", "retry"), ("db", "-c", "x.yaml", "upgrade")):  # fmt: skip
+        assert watcher(*args).returncode == 2, args
+
+
+def test_version_prints_the_version():
+    from watcher import __version__
+
+    proc = watcher("--version")
+    assert (proc.returncode, proc.stdout) == (0, f"watcher {__version__}\n")
+
+
+def test_counts_are_written_in_the_singular_for_one(write_config, tmp_path, feed_server, smtp_sink):
+    feed_server.set("/feed", feed_xml([entry(1)]))
+    sources = [{"name": "mofcom", "kind": "feed", "url": feed_server.url("/feed")}]
+    path = write_config(config(f"sqlite:///{tmp_path / 'w.db'}", sources, mailto(smtp_sink)))
+    checked = watcher("check-config", "--config", str(path))
+    assert checked.stdout.strip() == f"{path}: OK (1 source, 1 rule, 1 channel)"
+    polled = watcher("poll", "--once", "--config", str(path))
+    assert "1 source, 0 failed; 1 new item, 1 alert queued; delivered 1" in polled.stdout

@@ -140,3 +140,23 @@ def test_check_config_passes_on_the_shipped_config():
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "OK" in proc.stdout
+
+
+def test_an_unknown_time_zone_is_refused_at_its_key_path_for_every_kind_and_the_reminders(write_config):
+    for data, where in (
+        (minimal(sources=[{"name": "a", "kind": "feed", "url": "https://example.com/", "tz": "Europe/Pariss"}]), "sources[0].tz"),
+        (minimal(sources=[{"name": "a", "kind": "html_list", "url": "https://example.com/", "tz": "Europe/Pariss"}]), "sources[0].tz"),
+        (minimal(reminders={"tz": "Europe/Pariss"}), "reminders.tz"),
+    ):  # fmt: skip
+        path = write_config(data)
+        with pytest.raises(ConfigError) as err:
+            load(path, env={})
+        assert str(err.value) == f"{path}: {where}: unknown time zone 'Europe/Pariss' (an IANA name such as Europe/Paris or Asia/Shanghai)"
+
+
+@pytest.mark.parametrize("at", ["8am", "8:00", "24:00", "08:60"])
+def test_a_reminder_time_not_written_hh_mm_says_how_to_write_it(at, write_config):
+    path = write_config(minimal(reminders={"at": at}))
+    with pytest.raises(ConfigError) as err:
+        load(path, env={})
+    assert str(err.value) == f"{path}: reminders.at: write the time as HH:MM on a 24-hour clock, such as 08:00 (got {at!r})"

@@ -209,7 +209,18 @@ def test_articles_of_one_host_are_read_one_at_a_time(db_url, feed_server, smtp_s
 
 
 
-def test_a_feed_with_full_text_reads_each_new_entrys_page_once(db_url, feed_server, smtp_sink, write_config):
+def test_rules_are_matched_on_the_articles_text_when_a_worker_process_parsed_the_list(feed_server, smtp_sink, write_config, tmp_path):
+    # The worker that parses the list matches the rules on what the list shows; a followed
+    # article's text must be matched again (稀土 is only in No. 70's article).
+    serve_mofcom(feed_server)
+    data = list_config(f"sqlite:///{tmp_path / 'w.db'}", feed_server, mailto(smtp_sink))
+    data["fetch"] = {"parse_workers": 1}
+    [outcome], report = poll(write_config(data))
+    assert (outcome.new, outcome.alerts, report.sent) == (4, 3, 3)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_feed_with_full_text_reads_each_new_entrys_page_once(workers, db_url, feed_server, smtp_sink, write_config):
     from tests.servers import feed_xml
 
     page = "/article/zwgk/gkzcfb/202511/20251103685621.shtml"
@@ -218,7 +229,7 @@ def test_a_feed_with_full_text_reads_each_new_entrys_page_once(db_url, feed_serv
              "pubDate": dt.datetime(2025, 11, 7, 10, 20, tzinfo=dt.UTC)}  # fmt: skip
     feed_server.set("/feed", feed_xml([entry]))  # a title only: 稀土 is in the page, not in the feed
     sources = [{"name": "mofcom-feed", "kind": "feed", "url": feed_server.url("/feed"), "full_text": True, "min_delay": 0}]
-    data = config(db_url, sources, mailto(smtp_sink))
+    data = config(db_url, sources, mailto(smtp_sink), fetch={"parse_workers": workers})
     data["defaults"]["backfill"] = "0s"
     path = write_config(data)
     for _ in range(2):
@@ -228,3 +239,95 @@ def test_a_feed_with_full_text_reads_each_new_entrys_page_once(db_url, feed_serv
     assert title == "商务部公告2025年第70号 关于暂停实施2025年第61号公告的公告"  # the page's whole title
     assert "暂停实施商务部公告2025年第61号" in text
     assert len(smtp_sink.wait_for(1)) == 1
+
+
+# -- bounded: a list page is read in linear time, off the event loop, refused when absurd ------
+
+
+def flat_list(n: int) -> bytes:
+    """`n` notice links side by side in one container, each followed by its date (no rows)."""
+    rows = "".join(f'<a href="/n/{i}.html">Notice number {i} on the export control of items</a> 2025-10-{i % 28 + 1:02d}<br>'
+                   for i in range(n))  # fmt: skip
+    return f"<html><body><div>{rows}</div></body></html>".encode()
+
+
+def row_list(n: int) -> bytes:
+    rows = "".join(f'<li><a href="/n/{i}.html">Notice number {i} on the export control of items</a> 2025-10-{i % 28 + 1:02d}</li>'
+                   for i in range(n))  # fmt: skip
+    return f"<html><body><ul>{rows}</ul></body></html>".encode()
+
+
+def timed(fn: Any, *args: Any) -> tuple[Any, float]:
+    import time
+
+    started = time.perf_counter()
+    try:
+        out = fn(*args)
+    except ParseError as exc:
+        out = exc
+    return out, time.perf_counter() - started
+
+
+def test_a_flat_list_of_5000_links_is_read_in_linear_time():
+    # Each link used to search its whole container for other links: 1,000 links took 15 s.
+    flat, elapsed = timed(html_list.parse, answer(flat_list(5000)), source())
+    assert isinstance(flat, ParseError) and flat.reason is Reason.structure  # no link has a row of its own
+    assert elapsed < 3
+    rows, elapsed = timed(html_list.parse, answer(row_list(5000)), source())
+    assert len(rows) == 5000 and rows[1].published == dt.datetime(2025, 10, 2, tzinfo=dt.UTC)
+    assert elapsed < 3
+
+
+def test_a_page_with_more_links_than_any_list_has_is_refused_as_too_large():
+    refused, elapsed = timed(html_list.parse, answer(row_list(html_list.MAX_NOTICES + 1)), source())
+    assert isinstance(refused, ParseError) and refused.reason is Reason.too_large
+    assert "20,001 nodes match 'a[href]' (at most 20,000)" in refused.message
+    selected = source(selectors={"item": "li"})
+    refused, _ = timed(html_list.parse, answer(row_list(html_list.MAX_NOTICES + 1)), selected)
+    assert isinstance(refused, ParseError) and refused.reason is Reason.too_large and "'li'" in refused.message
+
+
+@pytest.mark.parametrize("body", [flat_list, row_list], ids=["flat", "rows"])
+def test_the_service_answers_healthz_throughout_the_poll_of_a_5000_link_list(body, tmp_path, feed_server, write_config):
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.processes import log_events, start_service, wait_until
+
+    feed_server.set("/big", body(5000), content_type="text/html", delay=1.0)  # /healthz is asked meanwhile
+    data = {
+        "database": f"sqlite:///{tmp_path / 'w.db'}", "allow_private_networks": True,
+        "http": {"host": "127.0.0.1", "port": 0}, "defaults": {"interval": "1h", "timeout": "10s", "backfill": "0s"},
+        "sources": [{"name": "big", "kind": "html_list", "url": feed_server.url("/big"), "follow": False}],
+        "rules": [{"name": "controls", "any": ["export control"]}],
+    }  # fmt: skip
+    log = tmp_path / "service.log"
+    proc = start_service(write_config(data), log)
+    try:
+        port = wait_until(lambda: next((e["port"] for e in log_events(log) if e["event"] == "http.listening"), None),
+                          timeout=30, what="the service to listen")  # fmt: skip
+        done = ("source.polled", "source.failed")
+        gaps, last = [], time.monotonic()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            while not any(e["event"] in done for e in log_events(log)):
+                assert client.get("/healthz").status_code == 200
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+        assert feed_server.hits("/big") == 1
+        print(f"{len(gaps)} answers to /healthz, the longest wait {max(gaps):.3f} s")
+        assert len(gaps) > 10 and max(gaps) < 1.0, f"/healthz waited {max(gaps):.2f} s"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:  # a blocked loop does not see SIGTERM
+            proc.kill()
+            proc.wait()
+    [event] = [e for e in log_events(log) if e["event"] in done]
+    if body is row_list:
+        assert (event["event"], event["items"]) == ("source.polled", 5000)
+    else:
+        assert (event["event"], event["reason"]) == ("source.failed", "structure")

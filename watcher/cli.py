@@ -31,6 +31,36 @@ ConfigOpt = Annotated[
     typer.Option("--config", "-c", help="Config file (else $WATCHER_CONFIG, else config/watcher.yaml).", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+FINDING_STATUSES = ("proposed", "accepted", "rejected", "applied")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from watcher import __version__
+
+        typer.echo(f"watcher {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:  # fmt: skip
+    # No docstring: the app's help stays the one given to typer.Typer above.
+    pass
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _group_config(ctx: typer.Context, config: str | None) -> str | None:
+    """`--config` of the subcommand, else the one given before it (`watcher alerts -c FILE retry`)."""
+    before = ctx.parent.params.get("config") if ctx.parent is not None else None
+    if before and config and before != config:
+        _fail(f"--config given twice, as {before!r} and as {config!r}: give it once")
+    return config or before
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -109,8 +139,8 @@ def check_config(config: ConfigOpt = None) -> None:
     if problems:
         raise typer.Exit(2)
     typer.echo(
-        f"{settings.path}: OK ({len(settings.sources)} sources, {len(settings.rules)} rules, "
-        f"{len(settings.channels)} channels)"
+        f"{settings.path}: OK ({_plural(len(settings.sources), 'source')}, {_plural(len(settings.rules), 'rule')}, "
+        f"{_plural(len(settings.channels), 'channel')})"
     )
 
 
@@ -150,7 +180,7 @@ def db_upgrade(config: ConfigOpt = None) -> None:
 def sources(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Health of every configured source: last success, last error, failures, next poll."""
     if ctx.invoked_subcommand:
-        return
+        return  # its --config and --json are passed on to the subcommand
     settings = _settings(config)
     from watcher.commands import print_sources
 
@@ -159,6 +189,7 @@ def sources(ctx: typer.Context, config: ConfigOpt = None, as_json: JsonOpt = Fal
 
 @sources_app.command("test")
 def sources_test(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="A source in the config.")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -166,7 +197,8 @@ def sources_test(
     """Fetch one source now and print its items, deadline events and rules matched; writes nothing.
 
     For checking a source you are adding: nothing is stored, no alert is queued."""
-    settings = _settings(config)
+    settings = _settings(_group_config(ctx, config))
+    as_json = as_json or bool(ctx.parent and ctx.parent.params.get("as_json"))
     _logs()
     if name not in {s.name for s in settings.sources}:
         _fail(f"unknown source {name!r} (see `watcher sources`)")
@@ -184,7 +216,9 @@ def alerts(
     as_json: JsonOpt = False,
 ) -> None:
     """List alerts (newest first), or `alerts retry ID|--all`."""
-    if ctx.invoked_subcommand:
+    if ctx.invoked_subcommand:  # its --config is passed on; the listing's options are not its own
+        if status is not None or as_json:
+            _fail(f"--status and --json list alerts: they do not apply to `alerts {ctx.invoked_subcommand}`")
         return
     if status not in (None, "pending", "sent", "dead"):
         _fail(f"--status must be pending, sent or dead, not {status!r}")
@@ -196,6 +230,7 @@ def alerts(
 
 @alerts_app.command("retry")
 def alerts_retry(
+    ctx: typer.Context,
     alert_id: Annotated[int | None, typer.Argument(metavar="ID", help="The alert to send again.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every pending and dead alert.")] = False,
     config: ConfigOpt = None,
@@ -203,11 +238,14 @@ def alerts_retry(
     """Send pending or dead alerts now, ignoring their backoff."""
     if (alert_id is None) == (not all_):
         _fail("give an alert ID or --all")
-    settings = _settings(config)
+    settings = _settings(_group_config(ctx, config))
     _logs()
-    from watcher.commands import retry_alerts
+    from watcher.commands import UsageError, retry_alerts
 
-    report = asyncio.run(retry_alerts(settings, alert_id, all_))
+    try:
+        report = asyncio.run(retry_alerts(settings, alert_id, all_))
+    except UsageError as exc:
+        _fail(exc.message)
     typer.echo(f"sent {report.sent}, still failing {report.retrying}, dead {report.dead}")
     for line in report.errors:
         typer.echo(f"  {line}", err=True)
@@ -308,7 +346,7 @@ def deadlines_edit(
     m = _admin(admin.edit_measure, _settings(config), measure, by or admin.default_actor(), status=status,
                title=title, add_milestone=(add[0], _date(add[1], "--add date")) if add else None,
                move=(move[0], _date(move[1], "--move date")) if move else None, note=note)  # fmt: skip
-    typer.echo(f"{m.id}: {m.status}, {len(m.milestones)} milestones")
+    typer.echo(f"{m.id}: {m.status}, {_plural(len(m.milestones), 'milestone')}")
 
 
 @deadlines_app.command("import")
@@ -353,6 +391,9 @@ def findings_list(
 ) -> None:  # fmt: skip
     """Findings with the change they propose and the notices that made the claim."""
     from watcher.registry import admin
+
+    if status is not None and status not in FINDING_STATUSES:
+        _fail(f"--status must be one of {', '.join(FINDING_STATUSES)}, not {status!r}")
 
     _admin(admin.list_findings, _settings(config), status, as_json)
 

@@ -20,6 +20,14 @@ from watcher.runtime import Context, build_context, close_context
 from watcher.settings import Settings
 
 
+class UsageError(Exception):
+    """A command asked for something that is not there (`alerts retry 999`): exit status 2."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
 async def poll_once(
     settings: Settings, names: Sequence[str], progress: bool = False
 ) -> tuple[list[SourceOutcome], DeliveryReport]:
@@ -60,6 +68,11 @@ async def _run_all(ctx: Context, chosen: list[tuple[Any, Any]], progress: bool) 
         return list(await asyncio.gather(*(one(s, state) for s, state in chosen)))
 
 
+def _count(n: int, noun: str) -> str:
+    """`1 source`, `2 sources`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _console() -> Console:
     # Piped output is read by people too: don't squeeze tables into 80 columns there.
     return Console() if sys.stdout.isatty() else Console(width=200)
@@ -91,8 +104,8 @@ def print_poll_summary(outcomes: list[SourceOutcome], report: DeliveryReport, as
     console.print(table)
     failed = sum(1 for o in outcomes if not o.ok)
     console.print(
-        f"{len(outcomes)} sources, {failed} failed; {sum(o.new for o in outcomes)} new items, "
-        f"{sum(o.alerts for o in outcomes)} alerts queued; delivered {report.sent}, "
+        f"{_count(len(outcomes), 'source')}, {failed} failed; {_count(sum(o.new for o in outcomes), 'new item')}, "
+        f"{_count(sum(o.alerts for o in outcomes), 'alert')} queued; delivered {report.sent}, "
         f"retrying {report.retrying}, dead {report.dead}",
         highlight=False,
     )
@@ -230,7 +243,9 @@ async def retry_alerts(settings: Settings, alert_id: int | None, all_: bool) -> 
     try:
         ids = None if all_ else [alert_id] if alert_id is not None else []
 
-        await ctx.db.write(outbox.requeue_alerts, ids, ctx.clock())
+        requeued = await ctx.db.write(outbox.requeue_alerts, ids, ctx.clock())
+        if alert_id is not None and not requeued:
+            raise UsageError(f"no pending or dead alert #{alert_id} (see `watcher alerts`)")
         return await deliver_due(ctx, ids=ids, ignore_backoff=True, limit=10_000)
     finally:
         await close_context(ctx)
@@ -261,10 +276,11 @@ def run_extract(stdin: IO[str], published: str | None, as_json: bool, jsonl: boo
     return 0
 
 
-async def test_source(settings: Settings, name: str) -> list[dict[str, Any]]:
+async def test_source(settings: Settings, name: str) -> tuple[list[dict[str, Any]], list[Any]]:
     """Fetch `name` now, as a first poll with nothing stored, and say what each item would give,
     through the pipeline's own stages: its deadline events, the rules it matches, the findings
-    against the registry file and the messages each channel would get. Nothing is written."""
+    against the registry file and the messages each channel would get; and the parts skipped
+    as unreadable (`sources.Skipped`). Nothing is written."""
     from watcher import sources
     from watcher.fetch import Fetcher
     from watcher.models import Changed
@@ -287,8 +303,9 @@ async def test_source(settings: Settings, name: str) -> list[dict[str, Any]]:
     events = {i.key: e for i, e in zip(items, items_events(items), strict=True)}  # every item's, to show them
     proposed = findings.propose(items, events, settings.measures, matches)
     messages = route(changes, matches, proposed, settings.measures, rules, settings.default_channels())
-    return [_test_report(i, events[i.key], matches.get(i.key, []), proposed.get(i.key, []),
-                         [m.alert for m in messages if m.item_key == i.key]) for i in items]  # fmt: skip
+    reports = [_test_report(i, events[i.key], matches.get(i.key, []), proposed.get(i.key, []),
+                            [m.alert for m in messages if m.item_key == i.key]) for i in items]  # fmt: skip
+    return reports, list(collected.skipped)
 
 
 def _test_report(item: Any, events: list[Any], matches: list[Any], found: list[Any], messages: list[Any]) -> dict[str, Any]:
@@ -320,10 +337,12 @@ def print_source_test(settings: Settings, name: str, as_json: bool) -> int:
     from watcher.errors import FetchError, ParseError
 
     try:
-        report = asyncio.run(test_source(settings, name))
+        report, skipped = asyncio.run(test_source(settings, name))
     except (FetchError, ParseError) as exc:
         print(f"watcher: source {name!r} failed ({exc.reason.value}): {exc.message}", file=sys.stderr)
         return 1
+    for part in skipped:  # on stderr, so that --json stays the items alone
+        print(f"watcher: source {name!r}: skipped {part.part} ({part.reason.value}): {part.error}", file=sys.stderr)
     if as_json:
         print(json.dumps(report, default=str, ensure_ascii=False, indent=2))
         return 0
@@ -345,6 +364,7 @@ def print_source_test(settings: Settings, name: str, as_json: bool) -> int:
         for a in r["messages"]:
             console.print(f"  message to {a['channel']}: {a['subject']}", highlight=False, markup=False)
     matched = sum(1 for r in report if r["rules"])
-    console.print(f"{len(report)} items, {sum(len(r['events']) for r in report)} deadline events, "
-                  f"{matched} items matching a rule, {sum(len(r['findings']) for r in report)} findings (nothing was written)", highlight=False)  # fmt: skip
+    console.print(f"{_count(len(report), 'item')}, {_count(sum(len(r['events']) for r in report), 'deadline event')}, "
+                  f"{_count(matched, 'item')} matching a rule, {_count(sum(len(r['findings']) for r in report), 'finding')}, "
+                  f"{len(skipped)} skipped as unreadable (nothing was written)", highlight=False)  # fmt: skip
     return 0

@@ -338,9 +338,10 @@ def backoff_delay(
     rand: random.Random | None = None,
 ) -> float:
     """Seconds to wait after `failures` consecutive failures: base·2^(failures-1), capped at `cap`,
-    jittered to 50–100 % of that, and never less than the server's `retry_after`. There is no
-    "give up": a source keeps being retried at the cap."""
-    floor = max(retry_after or 0.0, 0.0)
+    jittered to 50–100 % of that, and never less than the server's `retry_after`, itself capped
+    at `cap` (a server's `Retry-After: 315360000` must not silence a source for ten years).
+    There is no "give up": a source keeps being retried at the cap."""
+    floor = min(max(retry_after or 0.0, 0.0), cap)
     if failures <= 0:
         return floor
     value = min(cap, base * 2.0 ** min(failures - 1, 60))

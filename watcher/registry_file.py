@@ -149,6 +149,29 @@ class Registry:
     as_of: dt.date | None = None
 
 
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's when there is one), refusing a key written twice in a mapping:
+    YAML keeps the last silently, so an edit lower down would undo one above unseen."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # a merged mapping's keys may be overridden: that is what `<<` is for
+            key = self.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)  # type: ignore[no-any-return]
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text → data, safely; a duplicate key is a `yaml.YAMLError` marked at its line."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+
+
 def load_file(path: str | os.PathLike[str], channels: set[str] | None = None) -> list[Measure]:
     """Read and validate a registry file; errors name the file, the key path and the reason."""
     return load_registry(path, channels).measures
@@ -158,7 +181,7 @@ def load_registry(path: str | os.PathLike[str], channels: set[str] | None = None
     """`load_file`, with the file's `as_of` date."""
     shown = str(path)
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        raw = load_yaml(Path(path).read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError("registry file not found", shown) from None
     except yaml.YAMLError as exc:

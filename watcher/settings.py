@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,12 +26,15 @@ from pydantic import (
 
 from watcher import errors
 from watcher.errors import ConfigError
+from watcher.registry_file import load_yaml
 
 DEFAULT_CONFIG = "config/watcher.yaml"
 CONSOLE = "console"  # where alerts go when no channel is configured
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+MAX_DURATION = 3650 * 86400.0  # ten years: longer is a typo, and would overflow a date
+MAX_PHRASE = 1000  # characters of a rule's phrase or regular expression
 
 
 def parse_duration(value: Any) -> float:
@@ -39,15 +44,44 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError("a duration must not be negative")
-        return float(value)
-    text = str(value).strip().lower()
-    parts = _DURATION.findall(text)
-    if not parts or _DURATION.sub("", text).strip():
-        raise ValueError(f"invalid duration {value!r}: write it as 30s, 15m, 1h or 1d")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower()
+        parts = _DURATION.findall(text)
+        if not parts or _DURATION.sub("", text).strip():
+            raise ValueError(f"invalid duration {value!r}: write it as 30s, 15m, 1h or 1d")
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if math.isnan(seconds):
+        raise ValueError("a duration such as 30s, 15m, 1h or 1d, not NaN")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"duration {value!r} is too long: at most 3650d (ten years)")
+    return seconds
+
+
+def _at_least(minimum: float, shown: str) -> AfterValidator:
+    def check(seconds: float) -> float:
+        if seconds < minimum:
+            raise ValueError(f"must be at least {shown} (got {seconds:g}s)")
+        return seconds
+
+    return AfterValidator(check)
+
+
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Paris or Asia/Shanghai)") from None
+    return name
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Interval = Annotated[float, BeforeValidator(parse_duration), _at_least(1.0, "1s")]  # how often something runs
+Timeout = Annotated[float, BeforeValidator(parse_duration), _at_least(0.1, "100ms")]
+Zone = Annotated[str, AfterValidator(_zone)]
+Phrase = Annotated[str, Field(max_length=MAX_PHRASE)]
 
 
 class Strict(BaseModel):
@@ -60,8 +94,8 @@ class HttpSettings(Strict):
 
 
 class Defaults(Strict):
-    interval: Duration = 1800.0
-    timeout: Duration = 30.0
+    interval: Interval = 1800.0
+    timeout: Timeout = 30.0
     channels: list[str] = []
     backfill: Duration = 7 * 86400.0  # first poll of a source: older entries are stored, not alerted
     health_after: Duration = 6 * 3600.0  # a source failing this long gets one ops alert (and one on recovery)
@@ -71,12 +105,12 @@ class Defaults(Strict):
 class FetchSettings(Strict):
     """Limits of the one shared HTTP client."""
 
-    max_body: int = Field(10 * 1024 * 1024, gt=0)
-    max_decompressed: int = Field(50 * 1024 * 1024, gt=0)
+    max_body: int = Field(10 * 1024 * 1024, gt=0, le=1024**3)
+    max_decompressed: int = Field(50 * 1024 * 1024, gt=0, le=4 * 1024**3)
     max_redirects: int = Field(5, ge=0, le=20)
-    max_connections: int = Field(64, gt=0)
-    per_host: int = Field(8, gt=0)
-    max_backoff: Duration = 6 * 3600.0
+    max_connections: int = Field(64, gt=0, le=10_000)
+    per_host: int = Field(8, gt=0, le=1000)
+    max_backoff: Interval = 6 * 3600.0
     # Processes that parse fetched bodies and extract deadlines; 0: threads of the main process.
     # None: one per core for `watcher poll --once` over many sources, 0 for `watcher run`
     # (the service has its whole interval to poll; worker processes cost ~30 MB each).
@@ -84,40 +118,47 @@ class FetchSettings(Strict):
 
 
 class DeliverySettings(Strict):
-    max_attempts: int = Field(8, ge=1)
+    max_attempts: int = Field(8, ge=1, le=1000)
     backoff: Duration = 30.0  # first retry; doubles each attempt
     max_backoff: Duration = 6 * 3600.0
-    interval: Duration = 10.0  # how often the worker drains the outbox
-    timeout: Duration = 30.0
+    interval: Interval = 10.0  # how often the worker drains the outbox
+    timeout: Timeout = 30.0
 
 
 class Housekeeping(Strict):
     item_retention: Duration = 180 * 86400.0
     attempt_retention: Duration = 90 * 86400.0
-    interval: Duration = 3600.0
+    interval: Interval = 3600.0
 
 
 class Reminders(Strict):
     """Reminders before each upcoming milestone, once per offset, at `at` in the milestone's zone."""
 
     offsets: list[int] = Field(default_factory=lambda: [30, 7, 1, 0])
-    at: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    tz: str = "UTC"  # for milestones that have no zone of their own
+    at: str = "08:00"
+    tz: Zone = "UTC"  # for milestones that have no zone of their own
     enabled: bool = True
 
     @field_validator("offsets")
     @classmethod
     def _non_negative(cls, v: list[int]) -> list[int]:
-        if any(d < 0 for d in v):
-            raise ValueError("offsets are days before the milestone: 0 or more")
+        if any(d < 0 or d > 3650 for d in v):
+            raise ValueError("offsets are days before the milestone: 0 to 3650")
         return sorted(set(v), reverse=True)
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, v: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v):
+            raise ValueError(f"write the time as HH:MM on a 24-hour clock, such as 08:00 (got {v!r})")
+        return v
 
 
 class SourceBase(Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: str
-    interval: Duration | None = None
-    timeout: Duration | None = None
+    interval: Interval | None = None
+    timeout: Timeout | None = None
     tags: list[str] = []
     enabled: bool = True
     trusted: bool = False
@@ -138,9 +179,9 @@ class FeedSource(SourceBase):
 
     kind: Literal["feed"]
     full_text: bool = False
-    max_follow: int = Field(20, ge=0)
+    max_follow: int = Field(20, ge=0, le=1000)
     min_delay: Duration = 1.0
-    tz: str = "UTC"
+    tz: Zone = "UTC"
 
 
 class FederalRegisterSource(SourceBase):
@@ -197,20 +238,9 @@ class HtmlListSource(SourceBase):
     selectors: Selectors | None = None
     json_path: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")  # e.g. data.html
     follow: bool = True
-    max_follow: int = Field(20, ge=0)  # articles fetched per poll; the rest wait for the next poll
+    max_follow: int = Field(20, ge=0, le=1000)  # articles fetched per poll; the rest wait for the next poll
     min_delay: Duration = 1.0  # between two requests to the same host
-    tz: str = "UTC"  # zone of dates written without one (Asia/Shanghai for MOFCOM)
-
-    @field_validator("tz")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r} (an IANA name such as Asia/Shanghai)") from None
-        return v
+    tz: Zone = "UTC"  # zone of dates written without one (Asia/Shanghai for MOFCOM)
 
 
 # One member per source kind; sources/__init__.py maps the same kinds to their parsers
@@ -221,10 +251,10 @@ SOURCE_KINDS = ("feed", "federal_register", "html_list")
 
 class Rule(Strict):
     name: str = Field(min_length=1)
-    any: list[str] = []
-    all: list[str] = []
-    none: list[str] = []
-    regex: list[str] = []
+    any: list[Phrase] = []
+    all: list[Phrase] = []
+    none: list[Phrase] = []
+    regex: list[Phrase] = []
     sources: list[str] = []
     tags: list[str] = []
     channels: list[str] | None = None  # None: defaults.channels
@@ -314,8 +344,9 @@ def load(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None 
     file = config_path(path)
     shown = str(file)
     try:
-        # libyaml's loader when there is one: ten times faster on a file of a thousand sources
-        raw = yaml.load(file.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # libyaml's loader when there is one (ten times faster on a file of a thousand sources);
+        # a key written twice is an error, not the last one silently winning
+        raw = load_yaml(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("file not found (give --config PATH or set WATCHER_CONFIG)", shown) from None
     except (OSError, UnicodeDecodeError) as exc:

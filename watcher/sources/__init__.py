@@ -16,8 +16,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from watcher.models import FetchResult, Item, Match
 from watcher.sources import federal_register, feed, html_list
+from watcher.sources.base import Parsed, Skipped, skipped_of
 
 if TYPE_CHECKING:
     from watcher.fetch import Fetcher
@@ -90,9 +93,13 @@ class Collected:
     cursor: str | None = None
     # Each item's rule matches when they were made where it was parsed (None: match them here).
     matches: dict[str, list[Match]] | None = None
+    # Parts of the pages left out (an unreadable entry or document, an unreadable extra page).
+    skipped: tuple[Skipped, ...] = ()
 
 
 Collector = Callable[[Poll, Any], Awaitable[Collected]]
+__all__ = ["COLLECTORS", "SOURCES", "Collected", "Parsed", "Poll", "Skipped", "collect"]
+log = structlog.get_logger("watcher.sources")
 
 SOURCES: dict[str, Parser] = {
     "feed": feed.parse,
@@ -117,7 +124,9 @@ async def collect(poll: Poll, source: Any) -> Collected:
     else:
         result = await poll.fetch(source.url, conditional=True)
         items = [] if result.not_modified or result.unchanged else await poll.parse(SOURCES[source.kind], result, source)
-        collected = Collected(result, items)
+        collected = Collected(result, items, skipped=skipped_of(items))
+    for part in collected.skipped:
+        log.warning("source.part_skipped", source=source.name, part=part.part, reason=part.reason.value, error=part.error)
     made = poll.made
     if collected.items and all(made.get(i.key, ("",))[0] == i.content_hash for i in collected.items):
         return replace(collected, matches={i.key: made[i.key][1] for i in collected.items})

@@ -24,9 +24,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from watcher.errors import ParseError, Reason
+from watcher.errors import FetchError, ParseError, Reason
 from watcher.extract import extract_deadlines
 from watcher.models import Event, FetchResult, Item
+from watcher.sources.base import Parsed, Skipped, skipped_of
 
 if TYPE_CHECKING:
     from watcher.sources import Collected, Poll
@@ -72,15 +73,33 @@ def _base(source: Any) -> str:
     return str(source.url).rstrip("/")
 
 
-def parse(result: FetchResult, source: Any) -> list[Item]:
-    """One page of `documents.json` as Items."""
-    return [document_item(doc, source) for doc in _results(result)]
+def parse(result: FetchResult, source: Any) -> Parsed:
+    """One page of `documents.json` as Items; a document that cannot be read (a field of the
+    wrong type) is skipped and said so, its neighbours kept."""
+    docs, skipped = _results(result)
+    return _each(docs, lambda doc: document_item(doc, source), skipped)
 
 
-def parse_public_inspection(result: FetchResult, source: Any) -> list[Item]:
+def parse_public_inspection(result: FetchResult, source: Any) -> Parsed:
     """`public-inspection-documents/current.json`, narrowed to the source's agencies, types and
     term (the desk takes no conditions)."""
-    return [inspection_item(doc, source) for doc in _results(result) if _wanted(doc, source)]
+    docs, skipped = _results(result)
+    return _each(docs, lambda doc: inspection_item(doc, source) if _wanted(doc, source) else None, skipped)
+
+
+def _each(docs: list[dict[str, Any]], read: Any, skipped: list[Skipped]) -> Parsed:
+    items = []
+    for doc in docs:
+        try:
+            item = read(doc)
+        except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
+            number = doc.get("document_number")
+            skipped.append(Skipped(f"fr:{number}", Reason.structure,
+                                   f"document {number}: unexpected field type ({type(exc).__name__}: {exc})"))  # fmt: skip
+            continue
+        if item is not None:
+            items.append(item)
+    return Parsed(items, skipped)
 
 
 def _payload(result: FetchResult) -> dict[str, Any]:
@@ -106,13 +125,22 @@ def _payload(result: FetchResult) -> dict[str, Any]:
     return data
 
 
-def _results(result: FetchResult) -> list[dict[str, Any]]:
-    # A query with no matches has no `results` key at all.
-    return [
-        d
-        for d in _payload(result).get("results") or []
-        if isinstance(d, dict) and d.get("document_number")
-    ]
+def _results(result: FetchResult) -> tuple[list[dict[str, Any]], list[Skipped]]:
+    """The page's documents, and the entries of `results` that are not documents at all."""
+    results = _payload(result).get("results")
+    if results is None:  # a query with no matches has no `results` key at all
+        return [], []
+    if not isinstance(results, list):
+        where = result.final_url or result.url
+        raise ParseError(f"structure changed: 'results' is a {type(results).__name__}, not a list, at {where}",
+                         Reason.structure)  # fmt: skip
+    docs, skipped = [], []
+    for n, doc in enumerate(results):
+        if isinstance(doc, dict) and doc.get("document_number") and isinstance(doc["document_number"], str | int):
+            docs.append(doc)
+        else:
+            skipped.append(Skipped(f"results[{n}]", Reason.structure, f"results[{n}] is not a document with a number"))
+    return docs, skipped
 
 
 def next_page(result: FetchResult, source: Any) -> str | None:
@@ -348,28 +376,42 @@ async def collect(poll: Poll, source: Any) -> Collected:
 
     since = _date(poll.cursor) or (poll.quiet_before or poll.now).date()
     first = await poll.fetch(documents_url(source, since), accept="application/json")
-    items, result, url = parse(first, source), first, next_page(first, source)
+    page = await poll.parse(parse, first, source)  # off the event loop: `dates` goes through the extractor
+    items, skipped, result, url = list(page), list(skipped_of(page)), first, next_page(first, source)
     seen = {url}
     for _ in range(source.max_pages - 1):
         if not url:
             break
         result = await poll.fetch(url, accept="application/json")
-        items += parse(result, source)
+        page = await poll.parse(parse, result, source)
+        items += page
+        skipped += skipped_of(page)
         url = next_page(result, source)
         if url in seen:
             break
         seen.add(url)
     newest = max((i.published.date() for i in items if i.published), default=since)
     if source.public_inspection:
-        pending = []
-        for desk_url in desk_urls(source, _date(poll.cursor), poll.now.date()):
-            desk = await poll.fetch(desk_url, accept="application/json")
-            pending += [
-                i
-                for i in parse_public_inspection(desk, source)
-                if i.key not in {d.key for d in items}
-            ]
+        pending, desk_skipped = await _desk(poll, source, {d.key for d in items})
+        skipped += desk_skipped
         stored = await poll.known([i.key for i in pending])
         # Once stored, a notice is updated by its published version only, not by the desk again.
         items += [i for i in pending if i.key not in stored]
-    return Collected(first, items, cursor=newest.isoformat())
+    return Collected(first, items, cursor=newest.isoformat(), skipped=tuple(skipped))
+
+
+async def _desk(poll: Poll, source: Any, published: set[str]) -> tuple[list[Item], list[Skipped]]:
+    """The documents on the Public Inspection desk not published yet. An unreadable desk (a 404,
+    an error page) is skipped and said so: the documents already fetched are kept."""
+    pending: list[Item] = []
+    skipped: list[Skipped] = []
+    for desk_url in desk_urls(source, _date(poll.cursor), poll.now.date()):
+        try:
+            desk = await poll.fetch(desk_url, accept="application/json")
+            found = await poll.parse(parse_public_inspection, desk, source)
+        except (FetchError, ParseError) as exc:
+            skipped.append(Skipped(desk_url, exc.reason, f"public inspection desk: {exc.message}"))
+            continue
+        pending += [i for i in found if i.key not in published]
+        skipped += skipped_of(found)
+    return pending, skipped

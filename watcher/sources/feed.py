@@ -6,6 +6,7 @@ import calendar
 import datetime as dt
 import hashlib
 import re
+from dataclasses import replace
 from typing import Any
 
 import feedparser
@@ -13,6 +14,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from watcher.errors import ParseError, Reason
 from watcher.models import FetchResult, Item
+from watcher.sources.base import Parsed, Skipped, skipped_of
 
 _SPACE = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
 _ODD_SPACE = re.compile(r"[\t\r\f\v\u00a0\u3000]")  # spacing that _SPACE would change on its own
@@ -20,8 +22,9 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 _BLOCK_TAGS = "p, div, br, li, h1, h2, h3, h4, h5, h6, tr, blockquote, section, article"
 
 
-def parse(result: FetchResult, source: Any) -> list[Item]:
-    """Every entry of the feed as an Item; a body that is not a feed at all is a ParseError."""
+def parse(result: FetchResult, source: Any) -> Parsed:
+    """Every entry of the feed as an Item; a body that is not a feed at all is a ParseError. An
+    entry that cannot be read (an impossible date) is skipped and said so, unless all are."""
     headers = {k.lower(): v for k, v in result.headers.items() if k.lower() in ("content-type", "content-location")}
     parsed = feedparser.parse(result.body, response_headers=headers, sanitize_html=False, resolve_relative_uris=True)
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
@@ -29,7 +32,17 @@ def parse(result: FetchResult, source: Any) -> list[Item]:
         raise ParseError(f"{result.final_url or result.url}: not a readable feed ({why})", Reason.parse)
     tags = tuple(getattr(source, "tags", ()) or ())
     name = getattr(source, "name", "")
-    return [_item(entry, name, tags) for entry in parsed.entries]
+    items, skipped = [], []
+    for n, entry in enumerate(parsed.entries, start=1):
+        try:
+            items.append(_item(entry, name, tags))
+        except (ValueError, OverflowError, TypeError, AttributeError) as exc:
+            part = str(entry.get("id") or entry.get("link") or f"entry {n}")
+            skipped.append(Skipped(part, Reason.parse, f"entry {n}: {exc}"))
+    if skipped and not items:
+        raise ParseError(f"{result.final_url or result.url}: no entry of the feed is readable "
+                         f"({len(skipped)} skipped, the first: {skipped[0].error})", Reason.parse)  # fmt: skip
+    return Parsed(items, skipped)
 
 
 def _item(entry: Any, source: str, tags: tuple[str, ...]) -> Item:
@@ -57,7 +70,10 @@ def _published(entry: Any) -> dt.datetime | None:
     for field in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(field)
         if value:
-            return dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC)
+            try:
+                return dt.datetime.fromtimestamp(calendar.timegm(value), dt.UTC)
+            except (ValueError, OverflowError) as exc:  # 9999-12-31T23:59-12:00 is in year 10000
+                raise ValueError(f"impossible date in {field.removesuffix('_parsed')} ({exc})") from None
     return None
 
 
@@ -96,4 +112,5 @@ async def collect(poll: Any, source: Any) -> Any:
     if result.not_modified or result.unchanged:
         return Collected(result)
     items = await poll.parse(parse, result, source)
-    return await follow_new(poll, source, result, items) if source.full_text else Collected(result, items)
+    collected = await follow_new(poll, source, result, items) if source.full_text else Collected(result, items)
+    return replace(collected, skipped=skipped_of(items))

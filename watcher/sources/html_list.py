@@ -63,6 +63,8 @@ _WORD = re.compile(r"[A-Za-z]{2,}")
 _SPACE = re.compile(r"[\s\u00a0\u3000]+")
 _NOT_TITLES = {"more", "more>>", "next", "previous", "home", "更多", "下一页", "上一页", "首页", "尾页"}
 _BODY = ("#zoom", "[itemprop=articleBody]", "article", "main", "#content", ".article", ".content", "#main")
+# More candidate links (or selected items) than any list page has: a page built to stall us.
+MAX_NOTICES = 20_000
 _PUBLISHED_META = ("PubDate", "pubdate", "article:published_time", "dcterms.date", "DC.date", "publishdate", "date")
 
 
@@ -150,22 +152,40 @@ def _codec(label: str | None) -> str | None:
 
 
 def find_notices(tree: LexborHTMLParser, base: str) -> list[tuple[str, str, dt.date | None]]:
-    """Links whose text reads as a title and that stand beside a date (title, URL, date)."""
+    """Links whose text reads as a title and that stand beside a date (title, URL, date).
+
+    Linear in the page: each title-like link is counted once in each of its few nearest
+    ancestors, so that finding a link's row (an ancestor holding no other title-like link)
+    looks each ancestor up instead of searching it again for links."""
+    links = [(a, title) for a in _links(tree, "a[href]") if reads_as_title(title := _title(a))]
+    crowd: dict[int, int] = {}  # ancestor → how many title-like links it holds
+    for a, _ in links:
+        for node in _rows(a):
+            crowd[node.mem_id] = crowd.get(node.mem_id, 0) + 1
     out: dict[str, tuple[str, str, dt.date | None]] = {}
-    for a in tree.css("a[href]"):
-        title, link = _title(a), _link(a, base)
-        if not link or not reads_as_title(title) or link in out:
+    for a, title in links:
+        link = _link(a, base)
+        if not link or link in out:
             continue
-        day = _date_beside(a, title)
+        day = _date_beside(a, title, crowd)
         if day is not None:
             out[link] = (title, link, day)
     return list(out.values())
 
 
+def _links(tree: LexborHTMLParser, selector: str) -> list[LexborNode]:
+    """The nodes `selector` picks, refused beyond MAX_NOTICES: no list page has that many."""
+    nodes = tree.css(selector)
+    if len(nodes) > MAX_NOTICES:
+        raise ParseError(f"too large to read as a list: {len(nodes):,} nodes match {selector!r} "
+                         f"(at most {MAX_NOTICES:,})", Reason.too_large)  # fmt: skip
+    return nodes
+
+
 def select_notices(tree: LexborHTMLParser, selectors: Any, base: str) -> list[tuple[str, str, dt.date | None]]:
     """Notices picked by CSS selectors: `item`, then `link`, `title` and `date` inside it."""
     out: dict[str, tuple[str, str, dt.date | None]] = {}
-    for node in tree.css(selectors.item):
+    for node in _links(tree, selectors.item):
         a = node if node.tag == "a" and node.attributes.get("href") else node.css_first(selectors.link)
         link = _link(a, base) if a is not None else None
         if not link or link in out:
@@ -221,20 +241,26 @@ def _link(node: LexborNode, base: str) -> str | None:
     return link if urlsplit(link).scheme in ("http", "https") else None
 
 
-def _date_beside(a: LexborNode, title: str) -> dt.date | None:
-    """A date in the link's own row (its nearest ancestor holding no other title-like link)."""
-    node = a.parent
-    for _ in range(4):
-        if node is None or node.tag in ("body", "html"):
-            return None
-        others = sum(1 for b in node.css("a[href]") if reads_as_title(_title(b)))
-        if others > 1:
+def _rows(a: LexborNode) -> list[LexborNode]:
+    """The ancestors that may be a link's row: its four nearest, below `body`."""
+    rows, node = [], a.parent
+    while node is not None and node.tag not in ("body", "html") and len(rows) < 4:
+        rows.append(node)
+        node = node.parent
+    return rows
+
+
+def _date_beside(a: LexborNode, title: str, crowd: dict[int, int]) -> dt.date | None:
+    """A date in the link's own row (its nearest ancestor holding no other title-like link).
+    A row holds one title-like link, so rows of different links never overlap: reading their
+    text is linear in the page."""
+    for node in _rows(a):
+        if crowd.get(node.mem_id, 0) > 1:
             return None
         rest = _SPACE.sub(" ", node.text(separator=" ")).replace(title, " ", 1)
         day = find_date(rest)
         if day is not None:
             return day
-        node = node.parent
     return None
 
 
@@ -254,6 +280,11 @@ def article(markup: str, zone: ZoneInfo | None = None) -> Article:
     body = next((n for sel in _BODY if (n := tree.css_first(sel)) is not None and _text(n)), None)
     body = body or tree.body
     return Article(title=title, text=html_to_text(body.html or "") if body else "", published=published)
+
+
+def read_article(page: FetchResult, tz: str) -> Article:
+    """`article()` of a fetched notice page (pure, for the worker pool)."""
+    return article(decode_html(page.body, page.headers), ZoneInfo(tz))
 
 
 def _meta(tree: LexborHTMLParser, name: str) -> str:
@@ -299,7 +330,7 @@ async def collect(poll: Poll, source: Any) -> Collected:
     result = await poll.fetch(source.url, conditional=True, min_delay=source.min_delay)
     if result.not_modified or result.unchanged:
         return Collected(result)
-    items = parse(result, source)
+    items = await poll.parse(parse, result, source)  # off the event loop: a list page may be large
     return await follow_new(poll, source, result, items) if source.follow else Collected(result, items)
 
 
@@ -331,7 +362,7 @@ async def _follow(poll: Poll, source: Any, item: Item) -> Item:
     """The item with its article's text; on failure, the item as the list shows it."""
     try:
         page = await poll.fetch(item.link, accept="text/html, */*;q=0.5", min_delay=source.min_delay)
-        found = article(decode_html(page.body, page.headers), ZoneInfo(source.tz))
+        found = await poll.parse(read_article, page, source.tz)
     except (FetchError, ParseError) as exc:
         log.warning("article.unreadable", source=source.name, item=item.link, reason=exc.reason.value, error=exc.message)
         return item
@@ -346,6 +377,8 @@ async def _follow(poll: Poll, source: Any, item: Item) -> Item:
     published = item.published
     if found.published and (published is None or abs(found.published - published) < dt.timedelta(hours=36)):
         published = found.published  # the page's time is more precise than a list's date
+    # The rules were matched (where the list was parsed) on the list's text: match them again.
+    poll.made.pop(item.key, None)
     return dataclasses.replace(
         item, title=title, text=found.text, summary=item.summary or found.text[:300], published=published
     )
