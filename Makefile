@@ -39,7 +39,7 @@ test-container: $(VENV)/.installed-test  ## build the image with podman, run it,
 eval: $(VENV)/.installed  ## extraction P/R/F1/kind on ../shared/eval/extract-dev.jsonl, per subset, 5-fold CV
 	$(PY) -m watcher.extract.evaluate --folds 5
 
-bench: $(VENV)/.installed-bench  ## every benchmark (~6 min on 2 cores) -> docs/benchmarks.md, docs/benchmarks.png
+bench: $(VENV)/.installed-bench  ## every benchmark (~9 min on 2 cores) -> docs/benchmarks.md, docs/benchmarks.png
 	$(PY) bench/run_all.py
 
 lint: $(VENV)/.installed-test
