@@ -108,3 +108,34 @@ def test_two_sources_that_disagree_on_the_date_are_a_visible_conflict_resolved_b
     assert watcher(path, "findings", "accept", str(found["2026-11-10"]["id"])).returncode == 0
     assert findings(path)["2026-11-11"]["status"] == "superseded"
     assert ends(path) == ["2026-11-10"]
+
+
+def test_a_suspension_told_twice_in_one_poll_an_extension_and_a_late_outdated_report_each_say_the_right_thing(
+    tmp_path, db_url, feed_server, webhook_sink
+):
+    cn = "自即日起至2026年11月10日，暂停实施商务部公告2025年第61号。本公告自公布之日起施行。"
+    en = "MOFCOM Announcement No. 61 of 2025 is suspended until November 10, 2026."
+    feed_server.set("/news", feed_xml([notice(1, cn, 400), notice(2, en, 400)]))
+    path = setup(tmp_path, db_url, {"news": feed_server.url("/news")}, webhook_sink.url())
+    asyncio.run(poll_once(load(path, env={}), []))
+    told = [(c["new_kind"], c["new_date"]) for r in webhook_sink.requests for c in r.body["watcher"]["changes"]]
+    assert told.count(("suspension_end", "2026-11-10")) == 1  # told once, with the first notice that says it
+    for f in findings(path).values():
+        watcher(path, "findings", "accept", str(f["id"]))
+    assert ends(path) == ["2026-11-10"]
+
+    extension = "经研究决定，商务部公告2025年第61号的暂停实施期限延长至2027年11月10日。本公告自公布之日起施行。"
+    feed_server.set("/news", feed_xml([notice(1, cn, 400), notice(2, en, 400), notice(3, extension, 2)]))
+    asyncio.run(poll_once(load(path, env={}), []))
+    kinds = {(f["kind"], f["date"]) for f in json.loads(watcher(path, "findings", "list", "--json").stdout)
+             if f["status"] == "proposed"}  # fmt: skip
+    assert kinds == {("extended", "2027-11-10")}  # its own commencement does not move the suspension's start
+    watcher(path, "findings", "accept", str(findings(path)["2027-11-10"]["id"]))
+
+    before = len(webhook_sink.requests)
+    late = "Old report: MOFCOM Announcement No. 61 of 2025 is suspended until November 9, 2026."
+    feed_server.set("/news", feed_xml([notice(1, cn, 400), notice(2, en, 400), notice(3, extension, 2), notice(4, late, 300)]))
+    asyncio.run(poll_once(load(path, env={}), []))
+    assert findings(path)["2026-11-09"]["status"] == "superseded"  # outdated on arrival
+    assert all(not r.body["watcher"]["changes"] for r in webhook_sink.requests[before:])
+    assert ends(path) == ["2027-11-10"]

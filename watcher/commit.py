@@ -94,21 +94,24 @@ def _tell_health(
     return outbox.enqueue(session, [(a, None) for a in verdict.alerts], targets, now)
 
 
-def record_findings(session: Session, plan: PollPlan, ids: Mapping[str, int]) -> dict[str, tuple[int, bool, bool]]:
+def record_findings(
+    session: Session, plan: PollPlan, ids: Mapping[str, int]
+) -> dict[tuple[str, str], tuple[int, bool, bool]]:
     """Record each stored item's findings (a claim seen before gets this notice as evidence) and
-    apply a trusted source's at once. Finding key → (id, new, applied)."""
+    apply a trusted source's at once. (Item key, finding key) → (id, new, applied): a claim two
+    items of one poll make is new for the first of them only."""
     source = plan.source
     trusted = bool(getattr(source, "trusted", False))
-    entries = [(f, ids[key]) for key, findings in plan.proposed.items() if key in ids for f in findings]
-    recorded = registry_db.record_findings(session, entries, trusted=trusted, now=plan.now)
-    out: dict[str, tuple[int, bool, bool]] = {}
-    for (f, _), (fid, is_new) in zip(entries, recorded, strict=True):
+    keyed = [(key, f, ids[key]) for key, findings in plan.proposed.items() if key in ids for f in findings]
+    recorded = registry_db.record_findings(session, [(f, i) for _, f, i in keyed], trusted=trusted, now=plan.now)
+    out: dict[tuple[str, str], tuple[int, bool, bool]] = {}
+    for (item_key, f, _), (fid, is_new) in zip(keyed, recorded, strict=True):
         if is_new and f.measure_id is not None and f.kind != "confirmed":
             for other, status in registry_db.settle_milestone(session, fid, plan.now):
                 log.info("finding.settled", finding=other, status=status, by=fid)
                 is_new = is_new and not (other == fid and status == "superseded")  # outdated on arrival: not news
         applied = trusted and f.measure_id is not None and f.kind != "confirmed" and _apply(session, f, fid, plan)
-        out[f.dedup_key] = (fid, is_new, applied)
+        out[(item_key, f.dedup_key)] = (fid, is_new, applied)
         if is_new and f.kind != "confirmed":
             log.info("finding.new", finding=fid, kind=f.kind, measure=f.measure_id, source=source.name)  # type: ignore[attr-defined]
             metrics.FINDINGS.labels(f.kind).inc()

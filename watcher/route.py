@@ -143,8 +143,8 @@ def _unlinked(findings: Sequence[Finding]) -> str:
     ))  # fmt: skip
 
 
-def finalise(message: Outgoing, recorded: Mapping[str, tuple[int, bool, bool]]) -> Alert | None:
-    """The message once its findings are recorded (finding key → (id, new, applied)): changes
+def finalise(message: Outgoing, recorded: Mapping[tuple[str, str], tuple[int, bool, bool]]) -> Alert | None:
+    """The message once its findings are recorded ((item key, finding key) → (id, new, applied)): changes
     whose finding is not new are left out (told before, with the notice that first made the
     claim); None when nothing is left to tell."""
     if not message.finding_keys:
@@ -152,7 +152,7 @@ def finalise(message: Outgoing, recorded: Mapping[str, tuple[int, bool, bool]]) 
     alert = message.alert
     kept = []
     for change, key in zip(alert.changes, message.finding_keys, strict=True):
-        fid, new, applied = recorded.get(key, (0, False, False))
+        fid, new, applied = recorded.get((message.item_key or "", key), (0, False, False))
         if new:
             kept.append(replace(change, finding_id=fid, applied=applied))
     if not kept and not alert.rules:

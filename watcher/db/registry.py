@@ -311,6 +311,10 @@ def settle_milestone(session: Session, finding_id: int, now: dt.datetime) -> lis
     session.execute(select(MeasureRow.id).where(MeasureRow.id == row.measure_id).with_for_update())
     mine = finding_time(session, finding_id)
     changed: list[tuple[int, str]] = []
+    newer = [other for other, _, when in same_milestone(session, finding_id, ("accepted", "applied")) if when > mine]
+    if newer:  # a later notice about this milestone was applied already: this claim is outdated
+        row.status, row.decided_by, row.decided_at = "superseded", f"finding:#{newer[0]}", now
+        return [(finding_id, "superseded")]
     for other, source, when in same_milestone(session, finding_id, ("proposed", "conflict")):
         if source != row.source and abs(mine - when) <= CONFLICT_WINDOW:
             set_finding_status(session, other, "conflict", f"finding:#{finding_id}", now)

@@ -132,7 +132,8 @@ def _own_commencement(events: list[Event]) -> list[Event]:
         if e in own:
             if suspends and starts:
                 continue  # the notice states when the suspension starts
-            e = replace(e, kind="suspension") if suspends else replace(e, flags=(*e.flags, "own_commencement"))
+            e = replace(e, kind="suspension", flags=(*e.flags, "commencement")) if suspends else replace(
+                e, flags=(*e.flags, "own_commencement"))
         out.append(e)
     return out
 
@@ -215,6 +216,8 @@ def _named_in(
 def _compare(item: Item, e: Event, m: Measure) -> Finding | None:
     live = [ms for ms in m.milestones if ms.state in ("active", "suspended", "unconfirmed")]
     sentence = e.evidence
+    if "commencement" in e.flags and any(ms.kind == "suspension" for ms in live):
+        return None  # a notice extending a suspension under way: its own start is not the suspension's
     if "own_commencement" in e.flags and any(ms.kind == "effective" for ms in live):
         if any(ms.kind == "effective" and ms.date == e.date for ms in live):
             return _finding(item, "confirmed", m, e, next(ms for ms in live if ms.kind == "effective" and ms.date == e.date))
