@@ -282,14 +282,16 @@ def _dedup(findings: list[Finding]) -> list[Finding]:
 def apply(measure: Measure, f: Finding, finding_id: int) -> Measure:
     """The measure as it stands once finding `f` is accepted."""
     e = f.event
-    added = Milestone(e.kind, e.date, e.time, e.tz, note=f"finding #{finding_id}: {e.evidence[:200]}",
-                      source=f.link, uid=f"{measure.id}/finding-{finding_id}")  # fmt: skip
+    zone = e.tz or next((ms.tz for ms in measure.milestones if ms.tz), None)  # the measure's zone by default
+    note = f"finding #{finding_id}: {e.evidence[:200]}"
+    added = Milestone(e.kind, e.date, e.time, zone, note=note, source=f.link, uid=f"{measure.id}/finding-{finding_id}")
     milestones = list(measure.milestones)
     if f.kind == "new_deadline":
         milestones.append(added)
-    elif f.kind in ("date_changed", "extended"):
-        milestones = [replace(ms, date=e.date, time=e.time or ms.time, tz=e.tz or ms.tz, source=f.link or ms.source)
-                      if ms.uid == f.milestone_uid else ms for ms in milestones]  # fmt: skip
+    elif f.kind in ("date_changed", "extended"):  # the note quotes the notice that moved it, not the old one
+        milestones = [replace(ms, date=e.date, time=e.time or ms.time, tz=e.tz or ms.tz, note=note,
+                              source=f.link or ms.source) if ms.uid == f.milestone_uid else ms
+                      for ms in milestones]  # fmt: skip
     elif f.kind == "suspended":
         start = e.date if e.kind == "suspension" else None
         milestones = [replace(ms, state="suspended")
@@ -298,8 +300,8 @@ def apply(measure: Measure, f: Finding, finding_id: int) -> Measure:
                       for ms in milestones]  # fmt: skip
         same = [ms for ms in milestones if ms.kind == e.kind and ms.state == "active"]
         if same and not any(ms.date == e.date for ms in same):  # one suspension end: move it, never a second
-            milestones = [replace(ms, date=e.date, source=f.link or ms.source) if ms.uid == same[-1].uid else ms
-                          for ms in milestones]  # fmt: skip
+            milestones = [replace(ms, date=e.date, note=note, source=f.link or ms.source) if ms.uid == same[-1].uid
+                          else ms for ms in milestones]  # fmt: skip
         elif not same:
             milestones.append(added)
         return replace(measure, status="suspended", milestones=tuple(milestones))
