@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from watcher.db import outbox
@@ -52,24 +53,18 @@ def _health(row: SourceState) -> SourceHealth:
 
 def sync_sources(session: Session, sources: dict[str, str], now: dt.datetime) -> None:
     """Make sure every configured source (name → url) has a state row; a changed URL resets its
-    validators so the new address is fetched in full. Rows of removed sources are kept (history)."""
+    validators so the new address is fetched in full. Rows of removed sources are kept (history).
+    Replicas starting together may insert the same rows: an existing one is left alone."""
     existing = {r.name: r for r in session.scalars(select(SourceState))}
+    fresh = [dict(name=name, url=url, next_due_at=now, consecutive_failures=0, items_total=0)
+             for name, url in sources.items() if name not in existing]  # fmt: skip
+    if fresh:
+        make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(make(SourceState).on_conflict_do_nothing(index_elements=["name"]), fresh)
     for name, url in sources.items():
         row = existing.get(name)
-        if row is None:
-            session.add(
-                SourceState(
-                    name=name, url=url, next_due_at=now, consecutive_failures=0, items_total=0
-                )
-            )
-        elif row.url != url:
-            row.url, row.etag, row.last_modified, row.body_hash, row.next_due_at = (
-                url,
-                None,
-                None,
-                None,
-                now,
-            )
+        if row is not None and row.url != url:
+            row.url, row.etag, row.last_modified, row.body_hash, row.next_due_at = url, None, None, None, now
 
 
 def source_state(session: Session, name: str) -> SourceHealth | None:
